@@ -1,0 +1,192 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/twilioapi"
+)
+
+// envPrefix prefixes every variable but the two Twilio ones, which are also read unprefixed.
+const envPrefix = "DIALIN"
+
+// rawEnv is the environment as given. Every field is a string so that one pass can check all
+// of them and name each bad one, rather than stop at the first.
+type rawEnv struct {
+	Dev               string `split_words:"true" default:"false"`
+	ListenAddr        string `split_words:"true"`
+	PublicURL         string `split_words:"true"`
+	TwilioAccountSID  string `envconfig:"TWILIO_ACCOUNT_SID"`
+	TwilioAuthToken   string `envconfig:"TWILIO_AUTH_TOKEN"`
+	TwilioApiUrl      string `split_words:"true" default:"https://api.twilio.com"`
+	JWTSecret         string `envconfig:"JWT_SECRET"`
+	JWTPublicKeyFile  string `envconfig:"JWT_PUBLIC_KEY_FILE"`
+	RoomsFile         string `split_words:"true"`
+	Store             string `split_words:"true" default:"bolt"`
+	DataDir           string `split_words:"true" default:"./data"`
+	RedisURL          string `split_words:"true"`
+	CallerID          string `envconfig:"CALLER_ID" default:"masked"`
+	DefaultPictureURL string `envconfig:"DEFAULT_PICTURE_URL"`
+	ReconcileInterval string `split_words:"true" default:"1m"`
+	DebugAddr         string `split_words:"true"`
+}
+
+// Secret is a value that must not be printed.
+type Secret string
+
+// String hides the value.
+func (Secret) String() string { return "<secret>" }
+
+// GoString hides the value from %#v too.
+func (Secret) GoString() string { return "<secret>" }
+
+// Config is the validated configuration.
+type Config struct {
+	// Dev relaxes every check that needs Twilio or a token issuer, so that the bridge can be
+	// tried on a laptop; it also keeps it on the loopback interface.
+	Dev bool
+	// ListenAddr serves webhooks, socket.io, health, metrics and the admin API on one port.
+	ListenAddr string
+	// PublicURL is what Twilio calls: signatures are checked against it, so a proxy in front
+	// cannot make a forged request look signed.
+	PublicURL string
+	// AccountSID and AuthToken are the Twilio account, for signatures and REST calls.
+	AccountSID string
+	AuthToken  Secret
+	// TwilioAPIURL exists so that tests can stand in for Twilio's REST API.
+	TwilioAPIURL string
+	// JWTSecret and JWTPublicKeyFile verify room-client tokens (HS256, or RS256/ES256).
+	JWTSecret        Secret
+	JWTPublicKeyFile string
+	// RoomsFile holds topics and known callers; empty in dev mode means the built-in example.
+	RoomsFile string
+	// Store is bolt (durable, one instance), memory (tests) or redis (several instances).
+	Store    string
+	DataDir  string
+	RedisURL Secret
+	// CallerID says how much of an unknown caller's number the room may see.
+	CallerID          mapper.CallerIDMode
+	DefaultPictureURL string
+	// ReconcileInterval bounds how long a call whose end was missed stays in the room.
+	ReconcileInterval time.Duration
+	// DebugAddr, when set, serves pprof on a separate address, off by default.
+	DebugAddr string
+}
+
+// env names a variable as the operator writes it.
+func env(name string) string { return envPrefix + "_" + name }
+
+// loadConfig reads the environment. Its error names every offending variable.
+func loadConfig() (Config, error) {
+	var raw rawEnv
+	if err := envconfig.Process(envPrefix, &raw); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return raw.validate()
+}
+
+func (raw rawEnv) validate() (Config, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	c := Config{
+		ListenAddr:        strings.TrimSpace(raw.ListenAddr),
+		PublicURL:         strings.TrimRight(strings.TrimSpace(raw.PublicURL), "/"),
+		AccountSID:        strings.TrimSpace(raw.TwilioAccountSID),
+		AuthToken:         Secret(strings.TrimSpace(raw.TwilioAuthToken)),
+		TwilioAPIURL:      strings.TrimRight(strings.TrimSpace(raw.TwilioApiUrl), "/"),
+		JWTSecret:         Secret(raw.JWTSecret),
+		JWTPublicKeyFile:  strings.TrimSpace(raw.JWTPublicKeyFile),
+		RoomsFile:         strings.TrimSpace(raw.RoomsFile),
+		Store:             strings.TrimSpace(raw.Store),
+		DataDir:           strings.TrimSpace(raw.DataDir),
+		RedisURL:          Secret(strings.TrimSpace(raw.RedisURL)),
+		CallerID:          mapper.CallerIDMode(strings.TrimSpace(raw.CallerID)),
+		DefaultPictureURL: strings.TrimSpace(raw.DefaultPictureURL),
+		DebugAddr:         strings.TrimSpace(raw.DebugAddr),
+	}
+	dev, err := strconv.ParseBool(strings.TrimSpace(raw.Dev))
+	if err != nil {
+		bad("%s must be true or false", env("DEV"))
+	}
+	c.Dev = dev
+	if c.ListenAddr == "" {
+		c.ListenAddr = ":8080"
+		if c.Dev {
+			c.ListenAddr = "127.0.0.1:8080"
+		}
+	}
+	if c.PublicURL == "" && c.Dev {
+		c.PublicURL = "http://" + strings.Replace(c.ListenAddr, "0.0.0.0:", "127.0.0.1:", 1)
+		if strings.HasPrefix(c.ListenAddr, ":") {
+			c.PublicURL = "http://127.0.0.1" + c.ListenAddr
+		}
+	}
+	switch {
+	case c.PublicURL == "":
+		bad("%s is required outside dev mode", env("PUBLIC_URL"))
+	case !absoluteURL(c.PublicURL):
+		bad("%s must be an absolute http(s) URL", env("PUBLIC_URL"))
+	}
+	if !c.Dev {
+		if c.AccountSID == "" {
+			bad("TWILIO_ACCOUNT_SID (or %s) is required outside dev mode", env("TWILIO_ACCOUNT_SID"))
+		}
+		if c.AuthToken == "" {
+			bad("TWILIO_AUTH_TOKEN (or %s) is required outside dev mode", env("TWILIO_AUTH_TOKEN"))
+		}
+		if c.JWTSecret == "" && c.JWTPublicKeyFile == "" {
+			bad("%s or %s is required outside dev mode", env("JWT_SECRET"), env("JWT_PUBLIC_KEY_FILE"))
+		}
+	}
+	if c.AccountSID != "" && (len(c.AccountSID) != 34 || !strings.HasPrefix(c.AccountSID, "AC")) {
+		bad("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits")
+	}
+	if c.TwilioAPIURL == "" {
+		c.TwilioAPIURL = twilioapi.DefaultBaseURL
+	}
+	if !absoluteURL(c.TwilioAPIURL) {
+		bad("%s must be an absolute http(s) URL", env("TWILIO_API_URL"))
+	}
+	switch c.Store {
+	case "bolt", "memory":
+	case "redis":
+		if c.RedisURL == "" {
+			bad("%s is required with %s=redis", env("REDIS_URL"), env("STORE"))
+		}
+	default:
+		bad("%s must be bolt, memory or redis", env("STORE"))
+	}
+	if c.Store == "bolt" && c.DataDir == "" {
+		bad("%s must not be empty with %s=bolt", env("DATA_DIR"), env("STORE"))
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(string(c.RedisURL)); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("%s must be a redis:// or rediss:// URL", env("REDIS_URL"))
+		}
+	}
+	if !c.CallerID.Valid() {
+		bad("%s must be masked, full or hidden", env("CALLER_ID"))
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(raw.ReconcileInterval)); err != nil || d <= 0 {
+		bad("%s must be a positive Go duration such as 1m", env("RECONCILE_INTERVAL"))
+	} else {
+		c.ReconcileInterval = d
+	}
+	if len(problems) > 0 {
+		return Config{}, errors.New("configuration: " + strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+func absoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/publisher"
+	"github.com/dialin-bridge/dialin-bridge/rooms"
+	"github.com/dialin-bridge/dialin-bridge/roster"
+	"github.com/dialin-bridge/dialin-bridge/twilioapi"
+	"github.com/dialin-bridge/dialin-bridge/webhook"
+)
+
+// shutdownTimeout caps how long SIGTERM waits for webhooks in flight.
+const shutdownTimeout = 8 * time.Second
+
+//go:embed example-rooms.json
+var exampleRooms []byte
+
+// run starts the bridge and returns the process's exit code once it stops.
+func run(args []string, stderr io.Writer) int {
+	cfg, err := loadConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "dialin-bridge:", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("dialin-bridge stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	if cfg.Dev {
+		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+// loadRooms reads the rooms file, or in dev mode without one the built-in example.
+func loadRooms(cfg Config) (*rooms.Rooms, error) {
+	switch {
+	case cfg.RoomsFile != "":
+		return rooms.Load(cfg.RoomsFile)
+	case cfg.Dev:
+		return rooms.Parse(exampleRooms)
+	}
+	return rooms.Empty(), nil
+}
+
+func openStore(cfg Config) (roster.Store, error) {
+	switch cfg.Store {
+	case "memory":
+		return roster.NewMemory(), nil
+	case "bolt":
+		return roster.OpenBolt(cfg.DataDir)
+	}
+	return nil, fmt.Errorf("store %q is not available", cfg.Store)
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if cfg.Dev {
+		log.Warn("DEVELOPMENT MODE: webhook signatures are not checked and socket clients need no token; do not expose this bridge")
+	}
+	if cfg.AuthToken == "" && !cfg.Dev {
+		return errors.New("no Twilio auth token")
+	}
+
+	rs, err := loadRooms(cfg)
+	if err != nil {
+		return fmt.Errorf("rooms file: %w", err)
+	}
+	var current atomic.Pointer[rooms.Rooms]
+	current.Store(rs)
+	topics, callers := rs.Len()
+	log.Info("rooms loaded", "topics", topics, "callers", callers, "file", cfg.RoomsFile)
+
+	store, err := openStore(cfg)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	ros := roster.New(store)
+
+	pem, err := publisher.LoadPublicKey(cfg.JWTPublicKeyFile)
+	if err != nil {
+		return err
+	}
+	var secret []byte
+	if cfg.JWTSecret != "" {
+		secret = []byte(cfg.JWTSecret)
+	}
+	auth, err := publisher.NewAuth(secret, pem, cfg.Dev)
+	if err != nil {
+		return fmt.Errorf("%s: %w", env("JWT_PUBLIC_KEY_FILE"), err)
+	}
+	pub := publisher.New(publisher.Options{Auth: auth}, log)
+	pub.Serve()
+	defer pub.Close()
+
+	hooks := webhook.New(webhook.Options{
+		PublicURL:         cfg.PublicURL,
+		AuthToken:         string(cfg.AuthToken),
+		Dev:               cfg.Dev,
+		CallerID:          cfg.CallerID,
+		DefaultPictureURL: cfg.DefaultPictureURL,
+	}, ros, current.Load, pub, nil, log)
+
+	var twilio *twilioapi.Client
+	if cfg.AccountSID != "" && cfg.AuthToken != "" {
+		if twilio, err = twilioapi.New(cfg.TwilioAPIURL, cfg.AccountSID, string(cfg.AuthToken)); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("no Twilio credentials: reconciliation and hang-up are off")
+	}
+
+	var reconciled atomic.Bool
+	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks.Emit(), &reconciled)
+	go reloadOnHUP(ctx, cfg, log, &current)
+
+	mux := http.NewServeMux()
+	mux.Handle("/twilio/", hooks)
+	mux.Handle("/socket.io/", pub.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := store.Ping(pctx); err != nil {
+			http.Error(w, "store not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if !reconciled.Load() {
+			http.Error(w, "first reconciliation not done", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("dialin-bridge listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+		"store", cfg.Store, "caller_id", string(cfg.CallerID))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing webhooks in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown cut short", "err", err)
+	}
+	return nil
+}
+
+// reconcileLoop reconciles the roster with Twilio at start and every interval.
+func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, emit roster.EmitFunc, done *atomic.Bool) {
+	tick := time.NewTicker(cfg.ReconcileInterval)
+	defer tick.Stop()
+	for {
+		if twilio != nil {
+			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
+			ended, err := ros.Reconcile(rctx, twilio.Live, emit)
+			cancel()
+			if err != nil {
+				log.Warn("reconciliation failed; roster unchanged", "err", err)
+			} else if ended > 0 {
+				log.Info("reconciliation ended calls Twilio no longer lists", "ended", ended)
+			}
+		}
+		done.Store(true)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// reloadOnHUP reloads the rooms file on SIGHUP. A bad file is logged and the old one kept.
+func reloadOnHUP(ctx context.Context, cfg Config, log *slog.Logger, current *atomic.Pointer[rooms.Rooms]) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		rs, err := loadRooms(cfg)
+		if err != nil {
+			log.Error("rooms file reload failed; keeping the previous one", "err", err)
+			continue
+		}
+		current.Store(rs)
+		topics, callers := rs.Len()
+		log.Info("rooms file reloaded", "topics", topics, "callers", callers)
+	}
+}

@@ -1,0 +1,110 @@
+package mapper
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// CallerIDMode says how a caller who is not in the directory is named.
+type CallerIDMode string
+
+// The DIALIN_CALLER_ID modes.
+const (
+	CallerIDMasked CallerIDMode = "masked" // country code and last 4 digits
+	CallerIDFull   CallerIDMode = "full"   // the whole number, internationally formatted
+	CallerIDHidden CallerIDMode = "hidden" // no digits at all
+)
+
+// Valid reports whether m is one of the known modes.
+func (m CallerIDMode) Valid() bool {
+	switch m {
+	case CallerIDMasked, CallerIDFull, CallerIDHidden:
+		return true
+	}
+	return false
+}
+
+// Names shown for callers whose number cannot or may not be shown.
+const (
+	AnonymousName = "Anonymous caller"
+	HiddenName    = "Phone caller"
+)
+
+// withheld are the From values Twilio sends for a number the caller withheld.
+var withheld = map[string]bool{
+	"anonymous":  true,
+	"restricted": true,
+	"unknown":    true,
+	"private":    true,
+	"+266696687": true, // "ANONYMOUS" on a keypad
+	"":           true,
+}
+
+// ParseNumber returns the number as a parsed E.164 phone number, or false when the caller
+// withheld it or sent something that is not an E.164 number.
+func ParseNumber(from string) (*phonenumbers.PhoneNumber, bool) {
+	from = strings.TrimSpace(from)
+	if withheld[strings.ToLower(from)] || !strings.HasPrefix(from, "+") {
+		return nil, false
+	}
+	for _, r := range from[1:] {
+		if r < '0' || r > '9' {
+			return nil, false
+		}
+	}
+	if len(from) < 8 || len(from) > 16 { // E.164: at most 15 digits
+		return nil, false
+	}
+	num, err := phonenumbers.Parse(from, "")
+	if err != nil || num.GetCountryCode() == 0 {
+		return nil, false
+	}
+	return num, true
+}
+
+// IsE164 reports whether s is a plausible E.164 number.
+func IsE164(s string) bool {
+	_, ok := ParseNumber(s)
+	return ok
+}
+
+// DisplayName names a caller who is not in the directory: the caller name Twilio looked up
+// when there is one, else the number as mode says. A withheld number is AnonymousName.
+func DisplayName(from, callerName string, mode CallerIDMode) string {
+	num, ok := ParseNumber(from)
+	if !ok {
+		return AnonymousName
+	}
+	if name := strings.TrimSpace(callerName); name != "" && !IsE164(name) && !withheld[strings.ToLower(name)] {
+		return name
+	}
+	switch mode {
+	case CallerIDFull:
+		return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+	case CallerIDHidden:
+		return HiddenName
+	default:
+		return Mask(from)
+	}
+}
+
+// Mask renders a number with only its country code and last four digits, as in
+// "+1 ••• 0100". Anything that is not an E.164 number is fully masked. Mask is the form in
+// which numbers may appear in logs.
+func Mask(number string) string {
+	num, ok := ParseNumber(number)
+	if !ok {
+		if strings.TrimSpace(number) == "" {
+			return ""
+		}
+		return "•••"
+	}
+	national := phonenumbers.GetNationalSignificantNumber(num)
+	last := national
+	if len(last) > 4 {
+		last = last[len(last)-4:]
+	}
+	return "+" + strconv.Itoa(int(num.GetCountryCode())) + " ••• " + last
+}

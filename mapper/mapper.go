@@ -1,0 +1,117 @@
+// Package mapper turns the state of a phone call into the presence events that the room
+// platform's clients understand. It is pure: call state in, event structs out, no I/O and none
+// of dialin-bridge's other packages.
+package mapper
+
+// Event categories of PRESENCE_EVENT_RESPONSE.
+const (
+	CategoryOnline         = "app.event.presence.party.online"
+	CategoryLeaves         = "app.event.presence.party.leaves"
+	CategoryRequestParties = "app.event.presence.request.parties"
+	CategoryRemoved        = "party.removed"
+	CategoryInvalid        = "media.session.invalid"
+)
+
+// EmittedBy is the content.emitedby value (spelled as the room platform spells it) that marks
+// an event as coming from the dial-in bridge.
+const EmittedBy = "wcs"
+
+// SenderPhone is the sender type of a dial-in party.
+const SenderPhone = "phone"
+
+// DefaultRole is the role of a caller who is not in the directory.
+const DefaultRole = "guest"
+
+// Party is what the bridge knows of one phone party: its call, its identity as the room shows
+// it, and its media state.
+type Party struct {
+	CallSID     string
+	TopicID     string
+	Username    string
+	DisplayName string
+	PictureURL  string
+	Role        string // empty means DefaultRole
+	Muted       bool
+	OnHold      bool
+}
+
+// Sender is the sender object of a presence event.
+type Sender struct {
+	ID          string `json:"_id"`
+	Type        string `json:"type"`
+	Username    string `json:"username"`
+	DisplayName string `json:"displayname"`
+	PictureURL  string `json:"picture_url"`
+}
+
+// MediaSession is content.mediaSession of a presence event.
+type MediaSession struct {
+	Video       bool `json:"video"`
+	Audio       bool `json:"audio"`
+	Connected   bool `json:"connected"`
+	Screenshare bool `json:"screenshare"`
+	SelfMuted   bool `json:"selfMuted"`
+	Phone       bool `json:"phone"`
+}
+
+// Content is the content object of a dial-in presence event.
+type Content struct {
+	Offline      bool         `json:"offline"`
+	Role         string       `json:"role"`
+	MediaSession MediaSession `json:"mediaSession"`
+	Idle         bool         `json:"idle"`
+	Desktop      bool         `json:"desktop"`
+	EmittedBy    string       `json:"emitedby"`
+	SessionID    string       `json:"sessionId"`
+}
+
+// Event is a dial-in PRESENCE_EVENT_RESPONSE payload.
+type Event struct {
+	ID       string  `json:"_id"`
+	Category string  `json:"category"`
+	TopicID  string  `json:"topicId"`
+	Sender   Sender  `json:"sender"`
+	Content  Content `json:"content"`
+}
+
+// Online is the event that shows p connected to the room's audio, in its current state.
+// id is the event's fresh _id.
+func Online(p Party, id string) Event {
+	return event(p, id, CategoryOnline, true)
+}
+
+// Leaves is the event that takes p out of the room. It keeps p's last media state but is no
+// longer connected, nor on the phone.
+func Leaves(p Party, id string) Event {
+	return event(p, id, CategoryLeaves, false)
+}
+
+func event(p Party, id, category string, connected bool) Event {
+	role := p.Role
+	if role == "" {
+		role = DefaultRole
+	}
+	return Event{
+		ID:       id,
+		Category: category,
+		TopicID:  p.TopicID,
+		Sender: Sender{
+			ID:          p.CallSID,
+			Type:        SenderPhone,
+			Username:    p.Username,
+			DisplayName: p.DisplayName,
+			PictureURL:  p.PictureURL,
+		},
+		Content: Content{
+			Role: role,
+			MediaSession: MediaSession{
+				Audio:     !p.OnHold,
+				Connected: connected,
+				SelfMuted: p.Muted,
+				Phone:     connected,
+			},
+			EmittedBy: EmittedBy,
+			SessionID: p.CallSID,
+		},
+	}
+}

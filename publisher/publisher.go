@@ -1,0 +1,257 @@
+// Package publisher owns the room side: the socket.io server room clients connect to, their
+// tokens, channel subscriptions, the broadcast of presence events to a topic's subscribers,
+// and the requests room clients send.
+package publisher
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	socketio "github.com/googollee/go-socket.io"
+	"github.com/googollee/go-socket.io/engineio"
+	"github.com/googollee/go-socket.io/engineio/transport"
+	"github.com/googollee/go-socket.io/engineio/transport/polling"
+	"github.com/googollee/go-socket.io/engineio/transport/websocket"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+// Namespace is the socket.io namespace room clients use.
+const Namespace = "/chat"
+
+// Socket events of the channel protocol.
+const (
+	EvSubscribe        = "SUBSCRIBE_CHANNEL"
+	EvSubscribed       = "CHANNEL_SUBSCRIBED"
+	EvSubscribeFailed  = "SUBSCRIBE_CHANNEL_FAILED"
+	EvUnsubscribe      = "UNSUBSCRIBE_CHANNEL"
+	EvUnsubscribed     = "CHANNEL_UNSUBSCRIBED"
+	EvSendPresence     = "SEND_PRESENCE_EVENT"
+	EvPresenceResponse = "PRESENCE_EVENT_RESPONSE"
+)
+
+// ChannelTopic is the channel type of a topic.
+const ChannelTopic = "topic"
+
+// Observer is told of connections and subscriptions, for metrics.
+type Observer interface {
+	Connected(delta int)
+	Subscribed(delta int)
+	Refused(reason string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Connected(int)  {}
+func (nopObserver) Subscribed(int) {}
+func (nopObserver) Refused(string) {}
+
+// Options configure the server.
+type Options struct {
+	Auth     *Auth
+	Observer Observer
+}
+
+// Server is the socket.io server of the room side.
+type Server struct {
+	io   *socketio.Server
+	auth *Auth
+	log  *slog.Logger
+	obs  Observer
+
+	mu       sync.Mutex
+	sessions map[string]*session // by socket.io connection id
+}
+
+// session is one room client's connection.
+type session struct {
+	conn   socketio.Conn
+	claims *Claims
+
+	mu     sync.Mutex
+	topics map[string]bool
+}
+
+func (s *session) subscribed(topicID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.topics[topicID]
+}
+
+// New returns a server; call Serve before mounting it and Close when done.
+func New(opts Options, log *slog.Logger) *Server {
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	s := &Server{
+		io: socketio.NewServer(&engineio.Options{
+			Transports: []transport.Transport{polling.Default, websocket.Default},
+		}),
+		auth:     opts.Auth,
+		log:      log,
+		obs:      opts.Observer,
+		sessions: make(map[string]*session),
+	}
+	// socket.io-client 2.x connects to the root namespace first; without a handler there it
+	// cannot reach /chat at all.
+	s.io.OnConnect("/", func(socketio.Conn) error { return nil })
+	s.io.OnConnect(Namespace, s.onConnect)
+	s.io.OnDisconnect(Namespace, s.onDisconnect)
+	s.io.OnError(Namespace, func(c socketio.Conn, err error) {
+		s.log.Debug("socket error", "err", err)
+	})
+	s.io.OnEvent(Namespace, EvSubscribe, s.onSubscribe)
+	s.io.OnEvent(Namespace, EvUnsubscribe, s.onUnsubscribe)
+	return s
+}
+
+// Serve runs the server's loop in the background.
+func (s *Server) Serve() {
+	go func() {
+		if err := s.io.Serve(); err != nil {
+			s.log.Error("socket.io server stopped", "err", err)
+		}
+	}()
+}
+
+// Close closes every connection.
+func (s *Server) Close() error { return s.io.Close() }
+
+// Handler serves socket.io under /socket.io/.
+func (s *Server) Handler() http.Handler { return s.io }
+
+// room is the socket.io room of a topic's subscribers.
+func room(topicID string) string { return "topic:" + topicID }
+
+func (s *Server) onConnect(c socketio.Conn) error {
+	u := c.URL()
+	claims, err := s.auth.Verify(u.Query().Get("token"))
+	if err != nil {
+		s.obs.Refused("token")
+		s.log.Info("socket refused", "reason", err.Error(), "remote", c.RemoteAddr().String())
+		return err
+	}
+	if claims == nil {
+		claims = Anonymous("dev-" + c.ID())
+	}
+	sess := &session{conn: c, claims: claims, topics: make(map[string]bool)}
+	c.SetContext(sess)
+	s.mu.Lock()
+	s.sessions[c.ID()] = sess
+	s.mu.Unlock()
+	s.obs.Connected(1)
+	s.log.Debug("socket connected", "sub", claims.Subject)
+	return nil
+}
+
+func (s *Server) onDisconnect(c socketio.Conn, reason string) {
+	s.mu.Lock()
+	sess, ok := s.sessions[c.ID()]
+	delete(s.sessions, c.ID())
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	sess.mu.Lock()
+	n := len(sess.topics)
+	sess.topics = map[string]bool{}
+	sess.mu.Unlock()
+	s.obs.Subscribed(-n)
+	s.obs.Connected(-1)
+}
+
+func sessionOf(c socketio.Conn) *session {
+	sess, _ := c.Context().(*session)
+	return sess
+}
+
+// channel is the channel object of the channel protocol.
+type channel struct {
+	ID   string `json:"_id"`
+	Type string `json:"type"`
+}
+
+type channelRequest struct {
+	Channel *channel `json:"channel"`
+}
+
+var errMalformedChannel = errors.New("malformed channel: want {channel:{_id, type:\"topic\"}}")
+
+func decodeChannel(raw json.RawMessage) (channel, error) {
+	var req channelRequest
+	if err := json.Unmarshal(raw, &req); err != nil || req.Channel == nil || req.Channel.ID == "" {
+		return channel{}, errMalformedChannel
+	}
+	if req.Channel.Type == "" {
+		req.Channel.Type = ChannelTopic
+	}
+	if req.Channel.Type != ChannelTopic {
+		return *req.Channel, errors.New("unsupported channel type: want \"topic\"")
+	}
+	return *req.Channel, nil
+}
+
+type channelReply struct {
+	Channel channel `json:"channel"`
+	Error   string  `json:"error,omitempty"`
+}
+
+func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) {
+	sess := sessionOf(c)
+	if sess == nil {
+		return
+	}
+	ch, err := decodeChannel(raw)
+	if err == nil && !sess.claims.Grants(ch.ID) {
+		err = errors.New("the token does not grant this topic")
+	}
+	if err != nil {
+		s.obs.Refused("subscribe")
+		s.log.Info("subscribe refused", "sub", sess.claims.Subject, "reason", err.Error())
+		c.Emit(EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		return
+	}
+	sess.mu.Lock()
+	fresh := !sess.topics[ch.ID]
+	sess.topics[ch.ID] = true
+	sess.mu.Unlock()
+	c.Join(room(ch.ID))
+	if fresh {
+		s.obs.Subscribed(1)
+	}
+	c.Emit(EvSubscribed, channelReply{Channel: ch})
+}
+
+func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
+	sess := sessionOf(c)
+	if sess == nil {
+		return
+	}
+	ch, err := decodeChannel(raw)
+	if err != nil {
+		c.Emit(EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		return
+	}
+	sess.mu.Lock()
+	was := sess.topics[ch.ID]
+	delete(sess.topics, ch.ID)
+	sess.mu.Unlock()
+	c.Leave(room(ch.ID))
+	if was {
+		s.obs.Subscribed(-1)
+	}
+	c.Emit(EvUnsubscribed, channelReply{Channel: ch})
+}
+
+// Publish sends ev to every subscriber of its topic, encoded once for all of them.
+func (s *Server) Publish(ev mapper.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		s.log.Error("encode event", "err", err)
+		return
+	}
+	s.io.BroadcastToRoom(Namespace, room(ev.TopicID), EvPresenceResponse, json.RawMessage(b))
+}

@@ -1,0 +1,195 @@
+package roster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// BoltFile is the name of the bolt file in the data directory.
+const BoltFile = "roster.db"
+
+var (
+	bucketCalls = []byte("calls") // CallSid → JSON Call
+	bucketLive  = []byte("live")  // TopicID 0x00 CallSid → nothing, for calls not ended
+)
+
+// Bolt is a Store in an embedded bbolt file. Updates from concurrent webhooks are committed
+// together (bolt's Batch), and each is on disk before Update returns.
+type Bolt struct {
+	db *bolt.DB
+}
+
+var _ Store = (*Bolt)(nil)
+
+// OpenBolt opens (creating if need be) the roster file in dir.
+func OpenBolt(dir string) (*Bolt, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, BoltFile), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open bolt file: %w", err)
+	}
+	// Webhooks arriving within this window share one commit (one fsync).
+	db.MaxBatchDelay = 2 * time.Millisecond
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketCalls, bucketLive} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("create buckets: %w", err)
+	}
+	return &Bolt{db: db}, nil
+}
+
+func liveKey(topicID, sid string) []byte {
+	k := make([]byte, 0, len(topicID)+1+len(sid))
+	k = append(k, topicID...)
+	k = append(k, 0)
+	return append(k, sid...)
+}
+
+func decodeCall(sid string, v []byte) (Call, error) {
+	var c Call
+	if err := json.Unmarshal(v, &c); err != nil {
+		return Call{}, fmt.Errorf("decode call %s: %w", sid, err)
+	}
+	c.CallSID = sid
+	return c, nil
+}
+
+// Update implements Store.
+func (b *Bolt) Update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
+	return b.db.Batch(func(tx *bolt.Tx) error {
+		calls, live := tx.Bucket(bucketCalls), tx.Bucket(bucketLive)
+		c, found := Call{CallSID: sid}, false
+		if v := calls.Get([]byte(sid)); v != nil {
+			var err error
+			if c, err = decodeCall(sid, v); err != nil {
+				return err
+			}
+			found = true
+		}
+		before := c
+		if !fn(&c, found) {
+			return nil
+		}
+		c.CallSID = sid
+		v, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("encode call: %w", err)
+		}
+		if err := calls.Put([]byte(sid), v); err != nil {
+			return err
+		}
+		if found && before.State != Ended {
+			if err := live.Delete(liveKey(before.TopicID, sid)); err != nil {
+				return err
+			}
+		}
+		if c.State != Ended {
+			return live.Put(liveKey(c.TopicID, sid), nil)
+		}
+		return nil
+	})
+}
+
+// Get implements Store.
+func (b *Bolt) Get(ctx context.Context, sid string) (Call, bool, error) {
+	var (
+		c     Call
+		found bool
+	)
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketCalls).Get([]byte(sid))
+		if v == nil {
+			return nil
+		}
+		found = true
+		var err error
+		c, err = decodeCall(sid, v)
+		return err
+	})
+	return c, found, err
+}
+
+// Topic implements Store.
+func (b *Bolt) Topic(ctx context.Context, topicID string) ([]Call, error) {
+	return b.live(liveKey(topicID, ""))
+}
+
+// Live implements Store.
+func (b *Bolt) Live(ctx context.Context) ([]Call, error) {
+	return b.live(nil)
+}
+
+func (b *Bolt) live(prefix []byte) ([]Call, error) {
+	var out []Call
+	err := b.db.View(func(tx *bolt.Tx) error {
+		calls := tx.Bucket(bucketCalls)
+		cur := tx.Bucket(bucketLive).Cursor()
+		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
+			sid := k[bytes.IndexByte(k, 0)+1:]
+			v := calls.Get(sid)
+			if v == nil {
+				continue
+			}
+			c, err := decodeCall(string(sid), v)
+			if err != nil {
+				return err
+			}
+			out = append(out, c)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Sweep implements Store.
+func (b *Bolt) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		calls := tx.Bucket(bucketCalls)
+		var gone [][]byte
+		err := calls.ForEach(func(k, v []byte) error {
+			c, err := decodeCall(string(k), v)
+			if err != nil || (c.State == Ended && c.Since.Before(cutoff)) {
+				gone = append(gone, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range gone {
+			if err := calls.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(gone)
+		return nil
+	})
+	return n, err
+}
+
+// Ping implements Store.
+func (b *Bolt) Ping(ctx context.Context) error {
+	return b.db.View(func(*bolt.Tx) error { return nil })
+}
+
+// Close implements Store.
+func (b *Bolt) Close() error {
+	return b.db.Close()
+}

@@ -1,0 +1,281 @@
+package roster
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+)
+
+// Emit says which presence event a change calls for.
+type Emit int
+
+// What a change emits.
+const (
+	EmitNone   Emit = iota
+	EmitOnline      // the call is (still) online, in a new state
+	EmitLeaves      // the call left; its last event
+)
+
+func (e Emit) String() string {
+	switch e {
+	case EmitOnline:
+		return "online"
+	case EmitLeaves:
+		return "leaves"
+	}
+	return "none"
+}
+
+// Change is the outcome of applying a callback: the call as it now is, and the event owed.
+type Change struct {
+	Call Call
+	Emit Emit
+}
+
+// Participant is one conference participant callback, which carries the participant's whole
+// state. Leave marks participant-leave.
+type Participant struct {
+	ConferenceSID string
+	TopicID       string // the conference's FriendlyName
+	Seq           int64
+	Muted         *bool // nil: unchanged
+	OnHold        *bool // nil: unchanged
+	Leave         bool
+}
+
+// EmitFunc receives each change that owes an event. It runs while the call is locked, so the
+// events of one call are emitted in the order their changes were stored.
+type EmitFunc func(Change)
+
+// Roster applies Twilio's callbacks to a Store. The rules are the same whatever the store:
+//   - a callback older (by SequenceNumber within its stream) than one already applied, or a
+//     repeat of it, changes nothing;
+//   - each call emits exactly one leaves, and only if it was online; nothing after it.
+type Roster struct {
+	store Store
+	now   func() time.Time
+	locks [256]sync.Mutex
+}
+
+// New returns a Roster over store.
+func New(store Store) *Roster {
+	return &Roster{store: store, now: time.Now}
+}
+
+// locked runs update with the call's lock held and hands its change to emit, if it owes an
+// event, before letting go.
+func (r *Roster) locked(sid string, emit EmitFunc, update func() (Change, error)) (Change, error) {
+	h := fnv.New32a()
+	h.Write([]byte(sid))
+	mu := &r.locks[h.Sum32()%uint32(len(r.locks))]
+	mu.Lock()
+	defer mu.Unlock()
+	ch, err := update()
+	if err == nil && ch.Emit != EmitNone && emit != nil {
+		emit(ch)
+	}
+	return ch, err
+}
+
+// Store returns the store under the roster.
+func (r *Roster) Store() Store { return r.store }
+
+// Admit records an incoming call routed to topicID (empty while the caller is still asked
+// for a PIN) with the caller's identity. A call admitted before keeps the identity it had; a
+// call that already joined or ended is left as it is.
+func (r *Roster) Admit(ctx context.Context, sid, topicID string, id Identity) (Call, error) {
+	var out Call
+	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+		if found && c.State != Routing {
+			out = *c
+			return false
+		}
+		if !found || c.DisplayName == "" {
+			c.Identity = id
+		}
+		c.State, c.TopicID, c.Since = Routing, topicID, r.now()
+		out = *c
+		return true
+	})
+	if err != nil {
+		return Call{}, fmt.Errorf("admit call: %w", err)
+	}
+	return out, nil
+}
+
+// Participant applies a participant-* conference callback for call sid. fallback names a call
+// the roster has never seen (one that reached the conference some other way); with a nil
+// fallback such a call is ignored.
+func (r *Roster) Participant(ctx context.Context, sid string, p Participant, fallback *Identity, emit EmitFunc) (Change, error) {
+	return r.locked(sid, emit, func() (Change, error) { return r.participant(ctx, sid, p, fallback) })
+}
+
+func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
+	var ch Change
+	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+		ch = Change{}
+		if !found {
+			if fallback == nil {
+				return false
+			}
+			c.Identity = *fallback
+			c.State = Routing
+		}
+		if c.State == Ended {
+			ch.Call = *c
+			return false
+		}
+		if c.ConferenceSID != "" && c.ConferenceSID != p.ConferenceSID {
+			// A new conference numbers its callbacks afresh.
+			c.ConfSeen = false
+		}
+		if c.ConfSeen && p.Seq <= c.ConfSeq {
+			ch.Call = *c
+			return false
+		}
+		c.ConferenceSID, c.ConfSeq, c.ConfSeen = p.ConferenceSID, p.Seq, true
+		if c.TopicID == "" {
+			c.TopicID = p.TopicID
+		}
+		was := *c
+		if p.Muted != nil {
+			c.Muted = *p.Muted
+		}
+		if p.OnHold != nil {
+			c.OnHold = *p.OnHold
+		}
+		switch {
+		case p.Leave:
+			ch.Emit = r.end(c, was.State)
+		case c.State == Routing:
+			c.State, c.Since = Online, r.now()
+			ch.Emit = EmitOnline
+		case was.Muted != c.Muted || was.OnHold != c.OnHold:
+			ch.Emit = EmitOnline
+		}
+		ch.Call = *c
+		return true
+	})
+	if err != nil {
+		return Change{}, fmt.Errorf("apply participant callback: %w", err)
+	}
+	return ch, nil
+}
+
+// ConferenceEnd applies conference-end: every call of the topic still in that conference
+// leaves.
+func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64, emit EmitFunc) ([]Change, error) {
+	calls, err := r.store.Topic(ctx, topicID)
+	if err != nil {
+		return nil, fmt.Errorf("list topic: %w", err)
+	}
+	var out []Change
+	for _, call := range calls {
+		if call.ConferenceSID != conferenceSID {
+			continue
+		}
+		ch, err := r.locked(call.CallSID, emit, func() (Change, error) {
+			var ch Change
+			err := r.store.Update(ctx, call.CallSID, func(c *Call, found bool) bool {
+				ch = Change{}
+				if !found || c.State == Ended || c.ConferenceSID != conferenceSID || (c.ConfSeen && seq <= c.ConfSeq) {
+					return false
+				}
+				c.ConfSeq, c.ConfSeen = seq, true
+				ch.Emit = r.end(c, c.State)
+				ch.Call = *c
+				return true
+			})
+			return ch, err
+		})
+		if err != nil {
+			return out, fmt.Errorf("end conference: %w", err)
+		}
+		if ch.Emit != EmitNone {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
+// CallEnded applies a final call status (completed, busy, failed, no-answer, canceled) from
+// the call's own status callbacks, whose sequence numbers are their own. A call the roster
+// never saw is kept as ended so that a late conference callback cannot bring it online.
+func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64, emit EmitFunc) (Change, error) {
+	return r.locked(sid, emit, func() (Change, error) { return r.callEnded(ctx, sid, seq) })
+}
+
+func (r *Roster) callEnded(ctx context.Context, sid string, seq int64) (Change, error) {
+	var ch Change
+	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+		ch = Change{}
+		if found && (c.State == Ended || (c.CallSeen && seq <= c.CallSeq)) {
+			ch.Call = *c
+			return false
+		}
+		c.CallSeq, c.CallSeen = seq, true
+		ch.Emit = r.end(c, c.State)
+		ch.Call = *c
+		return true
+	})
+	if err != nil {
+		return Change{}, fmt.Errorf("end call: %w", err)
+	}
+	return ch, nil
+}
+
+// Vanished ends an online call that Twilio no longer lists in any conference in progress, as
+// reconciliation finds. A call that went online at or after listedAt is left alone: the
+// listing predates it. Calls not online yet (still routing) are not Twilio participants and
+// are left alone too.
+func (r *Roster) Vanished(ctx context.Context, sid string, listedAt time.Time, emit EmitFunc) (Change, error) {
+	return r.locked(sid, emit, func() (Change, error) { return r.vanished(ctx, sid, listedAt) })
+}
+
+func (r *Roster) vanished(ctx context.Context, sid string, listedAt time.Time) (Change, error) {
+	var ch Change
+	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+		ch = Change{}
+		if !found || c.State != Online || !c.Since.Before(listedAt) {
+			return false
+		}
+		ch.Emit = r.end(c, c.State)
+		ch.Call = *c
+		return true
+	})
+	if err != nil {
+		return Change{}, fmt.Errorf("end vanished call: %w", err)
+	}
+	return ch, nil
+}
+
+// end moves c to Ended and says whether a leaves is owed: only for a call that was online.
+func (r *Roster) end(c *Call, was State) Emit {
+	c.State, c.Since = Ended, r.now()
+	if was == Online {
+		return EmitLeaves
+	}
+	return EmitNone
+}
+
+// Parties returns the online calls of a topic.
+func (r *Roster) Parties(ctx context.Context, topicID string) ([]Call, error) {
+	calls, err := r.store.Topic(ctx, topicID)
+	if err != nil {
+		return nil, fmt.Errorf("list topic: %w", err)
+	}
+	out := calls[:0]
+	for _, c := range calls {
+		if c.State == Online {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Get returns one call.
+func (r *Roster) Get(ctx context.Context, sid string) (Call, bool, error) {
+	return r.store.Get(ctx, sid)
+}

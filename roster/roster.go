@@ -1,0 +1,79 @@
+// Package roster keeps who is on which topic: one record per phone call, from the incoming-call
+// webhook until well after the call ends. It owns the call state machine (sequence numbers,
+// "exactly one leaves") and the stores that hold it: bolt (the default, durable), memory
+// (tests) and Redis (several instances).
+package roster
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// State is where a call stands.
+type State string
+
+// The states of a call. A call moves Routing → Online → Ended, or Routing → Ended; Ended is
+// final and is kept as a tombstone so that late callbacks change nothing.
+const (
+	Routing State = "routing" // the incoming-call webhook saw it; not in the conference yet
+	Online  State = "online"  // in the topic's conference: the room shows it
+	Ended   State = "ended"   // gone; nothing is emitted for it any more
+)
+
+// Identity is how the room shows a caller.
+type Identity struct {
+	Username    string `json:"u,omitempty"`
+	DisplayName string `json:"d,omitempty"`
+	PictureURL  string `json:"p,omitempty"`
+	Role        string `json:"r,omitempty"`
+	// Masked is the caller's number as it may appear in logs.
+	Masked string `json:"m,omitempty"`
+}
+
+// Call is the roster's record of one phone call.
+type Call struct {
+	CallSID       string `json:"-"`
+	TopicID       string `json:"t,omitempty"`
+	ConferenceSID string `json:"c,omitempty"`
+	Identity
+	State  State `json:"s"`
+	Muted  bool  `json:"mu,omitempty"`
+	OnHold bool  `json:"h,omitempty"`
+	// ConfSeq is the SequenceNumber of the last conference callback applied, valid when
+	// ConfSeen; CallSeq likewise for call status callbacks. The two streams are numbered
+	// independently.
+	ConfSeq  int64 `json:"cs,omitempty"`
+	ConfSeen bool  `json:"cn,omitempty"`
+	CallSeq  int64 `json:"ss,omitempty"`
+	CallSeen bool  `json:"sn,omitempty"`
+	// Since is when the call entered its current state.
+	Since time.Time `json:"at"`
+}
+
+// Errors of the roster.
+var (
+	ErrNotFound = errors.New("call not found")
+	ErrClosed   = errors.New("store closed")
+)
+
+// Store holds calls. Every implementation applies Update atomically per call: two updates of
+// the same call, from this process or another sharing the store, never interleave.
+type Store interface {
+	// Update loads the call sid (a zero Call with CallSID set and found false when there is
+	// none), lets fn change it, and stores the result when fn returns true. fn may run more
+	// than once (a retried transaction) and must depend only on its arguments. Update returns
+	// once the change is durable as far as the store goes.
+	Update(ctx context.Context, sid string, fn func(c *Call, found bool) (save bool)) error
+	// Get returns one call.
+	Get(ctx context.Context, sid string) (Call, bool, error)
+	// Topic returns the calls of a topic that have not ended, in no particular order.
+	Topic(ctx context.Context, topicID string) ([]Call, error)
+	// Live returns every call that has not ended, in no particular order.
+	Live(ctx context.Context) ([]Call, error)
+	// Sweep deletes ended calls whose Since is before cutoff and reports how many went.
+	Sweep(ctx context.Context, cutoff time.Time) (int, error)
+	// Ping reports whether the store answers.
+	Ping(ctx context.Context) error
+	Close() error
+}

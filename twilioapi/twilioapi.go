@@ -1,0 +1,113 @@
+// Package twilioapi is the bridge's use of Twilio's REST API, through twilio-go: hanging up a
+// call, and listing the calls that are in conferences now. Every request, pagination
+// included, goes to a configurable base URL so that tests can answer for Twilio.
+package twilioapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/twilio/twilio-go"
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/api/v2010"
+)
+
+// DefaultBaseURL is Twilio's API.
+const DefaultBaseURL = "https://api.twilio.com"
+
+// Timeout caps each REST request.
+const Timeout = 10 * time.Second
+
+// ErrNotFound marks a call Twilio does not know (HTTP 404).
+var ErrNotFound = errors.New("twilio: not found")
+
+// Client calls Twilio's REST API.
+type Client struct {
+	rest *twilio.RestClient
+}
+
+// New returns a client for the account, sending every request to baseURL.
+func New(baseURL, accountSID, authToken string) (*Client, error) {
+	base, err := url.Parse(baseURL)
+	if err != nil || base.Scheme == "" || base.Host == "" {
+		return nil, fmt.Errorf("twilio API URL %q is not an absolute URL", baseURL)
+	}
+	c := &client.Client{
+		Credentials: client.NewCredentials(accountSID, authToken),
+		HTTPClient: &http.Client{
+			Timeout:   Timeout,
+			Transport: rebase{base: base, next: http.DefaultTransport},
+		},
+	}
+	c.SetAccountSid(accountSID)
+	return &Client{rest: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})}, nil
+}
+
+// rebase sends requests meant for Twilio's host to base instead.
+type rebase struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (t rebase) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == t.base.Host && r.URL.Scheme == t.base.Scheme {
+		return t.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.URL.Scheme = t.base.Scheme
+	r.URL.Host = t.base.Host
+	r.URL.Path = strings.TrimRight(t.base.Path, "/") + r.URL.Path
+	r.Host = t.base.Host
+	return t.next.RoundTrip(r)
+}
+
+// Hangup ends a call (Calls/{CallSid} with Status=completed).
+func (c *Client) Hangup(ctx context.Context, callSID string) error {
+	_, err := c.rest.Api.UpdateCall(callSID, (&openapi.UpdateCallParams{}).SetStatus("completed"))
+	return classify("hang up call", err)
+}
+
+// Live lists the calls in conferences in progress, by CallSid, with the conference's
+// friendly name (the topic id).
+func (c *Client) Live(ctx context.Context) (map[string]string, error) {
+	confs, err := c.rest.Api.ListConference((&openapi.ListConferenceParams{}).SetStatus("in-progress").SetPageSize(1000))
+	if err != nil {
+		return nil, classify("list conferences", err)
+	}
+	live := make(map[string]string)
+	for _, conf := range confs {
+		if conf.Sid == nil {
+			continue
+		}
+		name := ""
+		if conf.FriendlyName != nil {
+			name = *conf.FriendlyName
+		}
+		parts, err := c.rest.Api.ListParticipant(*conf.Sid, (&openapi.ListParticipantParams{}).SetPageSize(1000))
+		if err != nil {
+			return nil, classify("list participants", err)
+		}
+		for _, p := range parts {
+			if p.CallSid != nil && (p.Status == nil || *p.Status != "complete") {
+				live[*p.CallSid] = name
+			}
+		}
+	}
+	return live, nil
+}
+
+func classify(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var te *client.TwilioRestError
+	if errors.As(err, &te) && te.Status == http.StatusNotFound {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

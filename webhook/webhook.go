@@ -1,0 +1,376 @@
+// Package webhook answers Twilio's voice webhooks: it checks their signatures, routes incoming
+// calls to topics with TwiML, applies conference and call status callbacks to the roster, and
+// publishes the presence events they call for through a Publisher it declares.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twilio/twilio-go/client"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/rooms"
+	"github.com/dialin-bridge/dialin-bridge/roster"
+)
+
+// The webhook paths, below the public URL.
+const (
+	PathVoice      = "/twilio/voice"
+	PathPIN        = "/twilio/voice/pin"
+	PathConference = "/twilio/conference"
+	PathStatus     = "/twilio/status"
+)
+
+// MaxBody is the largest webhook body accepted.
+const MaxBody = 64 << 10
+
+// ErrBadSignature marks a request whose X-Twilio-Signature is missing or wrong.
+var ErrBadSignature = errors.New("missing or invalid X-Twilio-Signature")
+
+// Publisher sends a presence event to every room client subscribed to the event's topic.
+type Publisher interface {
+	Publish(ev mapper.Event)
+}
+
+// Observer is told the outcome of every webhook, for metrics. result is "ok", "ignored",
+// "bad_signature", "bad_request", "too_large", "method" or "error".
+type Observer interface {
+	Webhook(endpoint, result string, took time.Duration)
+	Emitted(category string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Webhook(string, string, time.Duration) {}
+func (nopObserver) Emitted(string)                        {}
+
+// Options configure the handler.
+type Options struct {
+	// PublicURL is the base URL Twilio calls; signatures are checked against it, never
+	// against Host or proxy headers, and TwiML callback URLs are built from it.
+	PublicURL string
+	// AuthToken validates X-Twilio-Signature.
+	AuthToken string
+	// Dev skips the signature check, for trying the bridge without Twilio.
+	Dev bool
+	// CallerID says how callers outside the directory are named.
+	CallerID mapper.CallerIDMode
+	// DefaultPictureURL is the picture of callers outside the directory.
+	DefaultPictureURL string
+}
+
+// Handler serves the four webhook endpoints.
+type Handler struct {
+	opts      Options
+	roster    *roster.Roster
+	rooms     func() *rooms.Rooms
+	pub       Publisher
+	log       *slog.Logger
+	obs       Observer
+	validator client.RequestValidator
+	mux       *http.ServeMux
+}
+
+// New returns a Handler. rooms returns the rooms file in force (it may be reloaded).
+func New(opts Options, r *roster.Roster, rooms func() *rooms.Rooms, pub Publisher, obs Observer, log *slog.Logger) *Handler {
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	h := &Handler{
+		opts:      opts,
+		roster:    r,
+		rooms:     rooms,
+		pub:       pub,
+		log:       log,
+		obs:       obs,
+		validator: client.NewRequestValidator(opts.AuthToken),
+		mux:       http.NewServeMux(),
+	}
+	h.mux.Handle(PathVoice, h.endpoint("voice", h.voice))
+	h.mux.Handle(PathPIN, h.endpoint("pin", h.pin))
+	h.mux.Handle(PathConference, h.endpoint("conference", h.conference))
+	h.mux.Handle(PathStatus, h.endpoint("status", h.status))
+	return h
+}
+
+// ServeHTTP implements http.Handler for the paths under /twilio/.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// request is a webhook that passed the checks every endpoint shares.
+type request struct {
+	ctx   context.Context
+	form  url.Values
+	query url.Values
+	log   *slog.Logger
+}
+
+// reply is what an endpoint answers: TwiML, or 204 when twiml is empty.
+type reply struct {
+	twiml  string
+	result string // "ok" or "ignored"
+}
+
+type endpointFunc func(req request) (reply, error)
+
+// endpoint wraps an endpoint with what every webhook needs, in this order: method, body cap,
+// signature, then parsing.
+func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		log := h.log.With("endpoint", name)
+		fail := func(status int, result, reason string) {
+			h.obs.Webhook(name, result, time.Since(start))
+			log.Warn("webhook refused", "status", status, "reason", reason)
+			http.Error(w, reason, status)
+		}
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			fail(http.StatusMethodNotAllowed, "method", "webhooks must be POST")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				fail(http.StatusRequestEntityTooLarge, "too_large", "request body over 64 KiB")
+			} else {
+				fail(http.StatusBadRequest, "bad_request", "cannot read request body")
+			}
+			return
+		}
+		form, parseErr := url.ParseQuery(string(body))
+		if !h.opts.Dev && !h.signed(r, form) {
+			fail(http.StatusForbidden, "bad_signature", ErrBadSignature.Error())
+			return
+		}
+		if parseErr != nil {
+			fail(http.StatusBadRequest, "bad_request", "body is not a valid form")
+			return
+		}
+		if cs := form.Get("CallSid"); validSID(cs, "CA") {
+			log = log.With("call_sid", cs)
+		}
+		rep, err := fn(request{ctx: r.Context(), form: form, query: r.URL.Query(), log: log})
+		switch {
+		case errors.Is(err, ErrBadRequest):
+			fail(http.StatusBadRequest, "bad_request", err.Error())
+			return
+		case err != nil:
+			log.Error("webhook failed", "err", err)
+			h.obs.Webhook(name, "error", time.Since(start))
+			http.Error(w, "temporarily unable to process the webhook", http.StatusServiceUnavailable)
+			return
+		}
+		h.obs.Webhook(name, rep.result, time.Since(start))
+		log.Info("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
+		if rep.twiml == "" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		io.WriteString(w, rep.twiml)
+	})
+}
+
+// signed checks X-Twilio-Signature against the public URL plus the request's path and query.
+// The URL fragment Twilio may append for connection overrides (#rc=…) never reaches the
+// server and is not signed.
+func (h *Handler) signed(r *http.Request, form url.Values) bool {
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" {
+		return false
+	}
+	params := make(map[string]string, len(form))
+	for k, vs := range form {
+		if len(vs) != 1 {
+			return false // Twilio's webhooks never repeat a parameter
+		}
+		params[k] = vs[0]
+	}
+	return h.validator.Validate(h.opts.PublicURL+r.URL.RequestURI(), params, sig)
+}
+
+// identity is how the room shows the caller of an incoming call.
+func (h *Handler) identity(in incoming) roster.Identity {
+	masked := mapper.Mask(in.From)
+	if c, ok := h.rooms().Caller(in.From); ok {
+		return roster.Identity{Username: c.Username, DisplayName: c.DisplayName,
+			PictureURL: c.PictureURL, Role: c.Role, Masked: masked}
+	}
+	return roster.Identity{
+		DisplayName: mapper.DisplayName(in.From, in.CallerName, h.opts.CallerID),
+		PictureURL:  h.opts.DefaultPictureURL,
+		Masked:      masked,
+	}
+}
+
+// route finds the topic of an incoming call: by SIP header, else by dialled number.
+func (h *Handler) route(in incoming) (rooms.Topic, string, bool) {
+	rs := h.rooms()
+	if in.SIPTopic != "" {
+		if t, ok := rs.Topic(in.SIPTopic); ok {
+			return t, "sip", true
+		}
+	}
+	if t, ok := rs.ByNumber(in.To); ok {
+		return t, "number", true
+	}
+	return rooms.Topic{}, "", false
+}
+
+func (h *Handler) voice(req request) (reply, error) {
+	in, err := parseIncoming(req.form)
+	if err != nil {
+		return reply{}, err
+	}
+	id := h.identity(in)
+	log := req.log.With("from", id.Masked)
+	topic, how, ok := h.route(in)
+	if !ok && !h.rooms().HasPINs() {
+		log.Info("no topic for the call", "to", mapper.Mask(in.To))
+		x, err := goodbyeTwiML(sayNoMeeting)
+		return reply{twiml: x, result: "ignored"}, err
+	}
+	// A store failure must not drop the caller: answer all the same, and let the conference
+	// callbacks name the call as best they can.
+	if _, err := h.roster.Admit(req.ctx, in.CallSID, topic.ID, id); err != nil {
+		log.Error("cannot store the incoming call", "err", err)
+	}
+	if !ok {
+		log.Info("asking for a PIN")
+		x, err := h.pinTwiML(1, "")
+		return reply{twiml: x, result: "ok"}, err
+	}
+	log.Info("call routed", "topic", topic.ID, "by", how)
+	x, err := h.joinTwiML(topic.ID)
+	return reply{twiml: x, result: "ok"}, err
+}
+
+func (h *Handler) pin(req request) (reply, error) {
+	p, err := parsePIN(req.form, req.query)
+	if err != nil {
+		return reply{}, err
+	}
+	topic, ok := h.rooms().ByPIN(p.Digits)
+	if !ok {
+		req.log.Info("wrong PIN", "attempt", p.Attempt)
+		if p.Attempt >= maxPINAttempts {
+			x, err := goodbyeTwiML(sayGoodbye)
+			return reply{twiml: x, result: "ok"}, err
+		}
+		x, err := h.pinTwiML(p.Attempt+1, sayWrongPIN)
+		return reply{twiml: x, result: "ok"}, err
+	}
+	if _, err := h.roster.Admit(req.ctx, p.CallSID, topic.ID, h.identity(p.incoming)); err != nil {
+		req.log.Error("cannot store the routed call", "err", err)
+	}
+	req.log.Info("call routed", "topic", topic.ID, "by", "pin")
+	x, err := h.joinTwiML(topic.ID)
+	return reply{twiml: x, result: "ok"}, err
+}
+
+func (h *Handler) conference(req request) (reply, error) {
+	c, err := parseConference(req.form)
+	if err != nil {
+		return reply{}, err
+	}
+	log := req.log.With("event", c.Event, "seq", c.Seq)
+	switch c.Event {
+	case evConferenceEnd:
+		chs, err := h.roster.ConferenceEnd(req.ctx, c.TopicID, c.ConferenceSID, c.Seq, h.emit)
+		if err != nil {
+			return reply{}, err
+		}
+		log.Info("conference ended", "topic", c.TopicID, "left", len(chs))
+		return reply{result: "ok"}, nil
+	case evJoin, evLeave, evMute, evUnmute, evHold, evUnhold:
+	default:
+		return reply{result: "ignored"}, nil
+	}
+	// A participant the roster never saw (it reached the conference some other way) is shown
+	// only in a conference of a known topic, and without a number.
+	var fallback *roster.Identity
+	if _, known := h.rooms().Topic(c.TopicID); known {
+		fallback = &roster.Identity{DisplayName: mapper.HiddenName, PictureURL: h.opts.DefaultPictureURL}
+	}
+	ch, err := h.roster.Participant(req.ctx, c.CallSID, roster.Participant{
+		ConferenceSID: c.ConferenceSID,
+		TopicID:       c.TopicID,
+		Seq:           c.Seq,
+		Muted:         c.Muted,
+		OnHold:        c.OnHold,
+		Leave:         c.Event == evLeave,
+	}, fallback, h.emit)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{result: result(ch)}, nil
+}
+
+func (h *Handler) status(req request) (reply, error) {
+	s, err := parseCallStatus(req.form)
+	if err != nil {
+		return reply{}, err
+	}
+	if !s.Final {
+		return reply{result: "ignored"}, nil
+	}
+	ch, err := h.roster.CallEnded(req.ctx, s.CallSID, s.Seq, h.emit)
+	if err != nil {
+		return reply{}, err
+	}
+	return reply{result: result(ch)}, nil
+}
+
+func result(ch roster.Change) string {
+	if ch.Emit == roster.EmitNone {
+		return "ignored"
+	}
+	return "ok"
+}
+
+// emit publishes the event a roster change owes. The roster calls it with the call locked.
+func (h *Handler) emit(ch roster.Change) {
+	ev := Event(ch)
+	h.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID)
+	h.pub.Publish(ev)
+	h.obs.Emitted(ev.Category)
+}
+
+// Event is the presence event a roster change owes.
+func Event(ch roster.Change) mapper.Event {
+	p := Party(ch.Call)
+	if ch.Emit == roster.EmitLeaves {
+		return mapper.Leaves(p, uuid.NewString())
+	}
+	return mapper.Online(p, uuid.NewString())
+}
+
+// Party is the mapper's view of a roster call.
+func Party(c roster.Call) mapper.Party {
+	return mapper.Party{
+		CallSID:     c.CallSID,
+		TopicID:     c.TopicID,
+		Username:    c.Username,
+		DisplayName: c.DisplayName,
+		PictureURL:  c.PictureURL,
+		Role:        c.Role,
+		Muted:       c.Muted,
+		OnHold:      c.OnHold,
+	}
+}
+
+// Emit returns the roster's emit function publishing through h, for other owners of roster
+// changes (reconciliation).
+func (h *Handler) Emit() roster.EmitFunc { return h.emit }
