@@ -52,15 +52,17 @@ func (nopObserver) Refused(string) {}
 // Options configure the server.
 type Options struct {
 	Auth     *Auth
+	Roster   Roster
 	Observer Observer
 }
 
 // Server is the socket.io server of the room side.
 type Server struct {
-	io   *socketio.Server
-	auth *Auth
-	log  *slog.Logger
-	obs  Observer
+	io     *socketio.Server
+	auth   *Auth
+	roster Roster
+	log    *slog.Logger
+	obs    Observer
 
 	mu       sync.Mutex
 	sessions map[string]*session // by socket.io connection id
@@ -73,6 +75,7 @@ type session struct {
 
 	mu     sync.Mutex
 	topics map[string]bool
+	online map[string]json.RawMessage // topics it announced itself online in: its last content
 }
 
 func (s *session) subscribed(topicID string) bool {
@@ -91,6 +94,7 @@ func New(opts Options, log *slog.Logger) *Server {
 			Transports: []transport.Transport{polling.Default, websocket.Default},
 		}),
 		auth:     opts.Auth,
+		roster:   opts.Roster,
 		log:      log,
 		obs:      opts.Observer,
 		sessions: make(map[string]*session),
@@ -105,6 +109,7 @@ func New(opts Options, log *slog.Logger) *Server {
 	})
 	s.io.OnEvent(Namespace, EvSubscribe, s.onSubscribe)
 	s.io.OnEvent(Namespace, EvUnsubscribe, s.onUnsubscribe)
+	s.io.OnEvent(Namespace, EvSendPresence, s.onSendPresence)
 	return s
 }
 
@@ -137,7 +142,7 @@ func (s *Server) onConnect(c socketio.Conn) error {
 	if claims == nil {
 		claims = Anonymous("dev-" + c.ID())
 	}
-	sess := &session{conn: c, claims: claims, topics: make(map[string]bool)}
+	sess := &session{conn: c, claims: claims, topics: make(map[string]bool), online: make(map[string]json.RawMessage)}
 	c.SetContext(sess)
 	s.mu.Lock()
 	s.sessions[c.ID()] = sess
@@ -161,6 +166,7 @@ func (s *Server) onDisconnect(c socketio.Conn, reason string) {
 	sess.mu.Unlock()
 	s.obs.Subscribed(-n)
 	s.obs.Connected(-1)
+	s.leaveOnDrop(sess)
 }
 
 func sessionOf(c socketio.Conn) *session {
@@ -238,8 +244,13 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 	sess.mu.Lock()
 	was := sess.topics[ch.ID]
 	delete(sess.topics, ch.ID)
+	last, announced := sess.online[ch.ID]
+	delete(sess.online, ch.ID)
 	sess.mu.Unlock()
 	c.Leave(room(ch.ID))
+	if announced {
+		s.relay(sess, mapper.CategoryLeaves, ch.ID, leftContent(last, sess))
+	}
 	if was {
 		s.obs.Subscribed(-1)
 	}
@@ -248,10 +259,5 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 
 // Publish sends ev to every subscriber of its topic, encoded once for all of them.
 func (s *Server) Publish(ev mapper.Event) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		s.log.Error("encode event", "err", err)
-		return
-	}
-	s.io.BroadcastToRoom(Namespace, room(ev.TopicID), EvPresenceResponse, json.RawMessage(b))
+	s.broadcast(ev.TopicID, ev)
 }

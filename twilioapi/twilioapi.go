@@ -28,7 +28,18 @@ var ErrNotFound = errors.New("twilio: not found")
 
 // Client calls Twilio's REST API.
 type Client struct {
-	rest *twilio.RestClient
+	rest    *twilio.RestClient
+	observe func(operation string, err error)
+}
+
+// Observe sets a function told of every REST call's outcome, for metrics.
+func (c *Client) Observe(f func(operation string, err error)) { c.observe = f }
+
+func (c *Client) done(operation string, err error) error {
+	if c.observe != nil {
+		c.observe(operation, err)
+	}
+	return err
 }
 
 // New returns a client for the account, sending every request to baseURL.
@@ -69,14 +80,14 @@ func (t rebase) RoundTrip(r *http.Request) (*http.Response, error) {
 // Hangup ends a call (Calls/{CallSid} with Status=completed).
 func (c *Client) Hangup(ctx context.Context, callSID string) error {
 	_, err := c.rest.Api.UpdateCall(callSID, (&openapi.UpdateCallParams{}).SetStatus("completed"))
-	return classify("hang up call", err)
+	return c.done("update_call", classify("hang up call", err))
 }
 
 // Live lists the calls in conferences in progress, by CallSid, with the conference's
 // friendly name (the topic id).
 func (c *Client) Live(ctx context.Context) (map[string]string, error) {
 	confs, err := c.rest.Api.ListConference((&openapi.ListConferenceParams{}).SetStatus("in-progress").SetPageSize(1000))
-	if err != nil {
+	if c.done("list_conferences", err) != nil {
 		return nil, classify("list conferences", err)
 	}
 	live := make(map[string]string)
@@ -89,7 +100,7 @@ func (c *Client) Live(ctx context.Context) (map[string]string, error) {
 			name = *conf.FriendlyName
 		}
 		parts, err := c.rest.Api.ListParticipant(*conf.Sid, (&openapi.ListParticipantParams{}).SetPageSize(1000))
-		if err != nil {
+		if c.done("list_participants", err) != nil {
 			return nil, classify("list participants", err)
 		}
 		for _, p := range parts {

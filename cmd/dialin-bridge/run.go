@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
 	"github.com/dialin-bridge/dialin-bridge/roster"
@@ -113,18 +114,6 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", env("JWT_PUBLIC_KEY_FILE"), err)
 	}
-	pub := publisher.New(publisher.Options{Auth: auth}, log)
-	pub.Serve()
-	defer pub.Close()
-
-	hooks := webhook.New(webhook.Options{
-		PublicURL:         cfg.PublicURL,
-		AuthToken:         string(cfg.AuthToken),
-		Dev:               cfg.Dev,
-		CallerID:          cfg.CallerID,
-		DefaultPictureURL: cfg.DefaultPictureURL,
-	}, ros, current.Load, pub, nil, log)
-
 	var twilio *twilioapi.Client
 	if cfg.AccountSID != "" && cfg.AuthToken != "" {
 		if twilio, err = twilioapi.New(cfg.TwilioAPIURL, cfg.AccountSID, string(cfg.AuthToken)); err != nil {
@@ -134,13 +123,41 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		log.Warn("no Twilio credentials: reconciliation and hang-up are off")
 	}
 
+	met := metrics.New(func(ctx context.Context) (int, error) {
+		calls, err := store.Live(ctx)
+		n := 0
+		for _, c := range calls {
+			if c.State == roster.Online {
+				n++
+			}
+		}
+		return n, err
+	})
+	if twilio != nil {
+		twilio.Observe(met.REST)
+	}
+
+	pub := publisher.New(publisher.Options{Auth: auth, Roster: roomSide{roster: ros, twilio: twilio}, Observer: met}, log)
+	pub.Serve()
+	defer pub.Close()
+
+	hooks := webhook.New(webhook.Options{
+		PublicURL:         cfg.PublicURL,
+		AuthToken:         string(cfg.AuthToken),
+		Dev:               cfg.Dev,
+		CallerID:          cfg.CallerID,
+		DefaultPictureURL: cfg.DefaultPictureURL,
+	}, ros, current.Load, pub, met, log)
+
 	var reconciled atomic.Bool
-	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks.Emit(), &reconciled)
+	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks.Emit(), met, &reconciled)
 	go reloadOnHUP(ctx, cfg, log, &current)
 
 	mux := http.NewServeMux()
 	mux.Handle("/twilio/", hooks)
 	mux.Handle("/socket.io/", pub.Handler())
+	mux.Handle(publisher.PathParties, pub.PartiesHandler())
+	mux.Handle("GET /metrics", met.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -187,7 +204,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // reconcileLoop reconciles the roster with Twilio at start and every interval.
-func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, emit roster.EmitFunc, done *atomic.Bool) {
+func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, emit roster.EmitFunc, met *metrics.Metrics, done *atomic.Bool) {
 	tick := time.NewTicker(cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
@@ -195,6 +212,7 @@ func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roste
 			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
 			ended, err := ros.Reconcile(rctx, twilio.Live, emit)
 			cancel()
+			met.Reconciled(ended, err)
 			if err != nil {
 				log.Warn("reconciliation failed; roster unchanged", "err", err)
 			} else if ended > 0 {

@@ -1,0 +1,129 @@
+// Package metrics exposes the bridge's Prometheus metrics. No label ever carries a phone
+// number, a call SID or a token: only endpoints, results and categories from fixed sets.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the bridge's collectors. It implements the webhook and publisher observers.
+type Metrics struct {
+	reg           *prometheus.Registry
+	webhooks      *prometheus.CounterVec
+	signatureFail prometheus.Counter
+	latency       *prometheus.HistogramVec
+	emitted       *prometheus.CounterVec
+	connections   prometheus.Gauge
+	subscriptions prometheus.Gauge
+	refused       *prometheus.CounterVec
+	rest          *prometheus.CounterVec
+	reconciles    *prometheus.CounterVec
+	reconEnded    prometheus.Counter
+}
+
+// New registers the bridge's metrics. online counts the phone parties online now.
+func New(online func(ctx context.Context) (int, error)) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_webhooks_total", Help: "Twilio webhooks by endpoint and result.",
+		}, []string{"endpoint", "result"}),
+		signatureFail: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dialin_webhook_signature_failures_total", Help: "Webhooks refused for a missing or wrong X-Twilio-Signature.",
+		}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dialin_webhook_duration_seconds",
+			Help:    "Time to answer a Twilio webhook.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 5},
+		}, []string{"endpoint"}),
+		emitted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_events_emitted_total", Help: "Presence events emitted for phone parties, by category.",
+		}, []string{"category"}),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dialin_socket_connections", Help: "Room clients connected to this instance.",
+		}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dialin_socket_subscriptions", Help: "Topic subscriptions of room clients on this instance.",
+		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_room_requests_refused_total", Help: "Room-side requests refused, by kind (token, subscribe, presence, api).",
+		}, []string{"kind"}),
+		rest: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_twilio_rest_calls_total", Help: "Twilio REST API calls by operation and result.",
+		}, []string{"operation", "result"}),
+		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_reconciliations_total", Help: "Roster reconciliations with Twilio, by result.",
+		}, []string{"result"}),
+		reconEnded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them.",
+		}),
+	}
+	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.connections,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if online != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dialin_phone_parties_online", Help: "Phone parties online in all topics.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := online(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
+	}
+	return m
+}
+
+// Handler serves the metrics in Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Webhook records a webhook's result and latency.
+func (m *Metrics) Webhook(endpoint, result string, took time.Duration) {
+	m.webhooks.WithLabelValues(endpoint, result).Inc()
+	m.latency.WithLabelValues(endpoint).Observe(took.Seconds())
+	if result == "bad_signature" {
+		m.signatureFail.Inc()
+	}
+}
+
+// Emitted counts a presence event.
+func (m *Metrics) Emitted(category string) { m.emitted.WithLabelValues(category).Inc() }
+
+// Connected moves the connection gauge.
+func (m *Metrics) Connected(delta int) { m.connections.Add(float64(delta)) }
+
+// Subscribed moves the subscription gauge.
+func (m *Metrics) Subscribed(delta int) { m.subscriptions.Add(float64(delta)) }
+
+// Refused counts a refused room-side request.
+func (m *Metrics) Refused(kind string) { m.refused.WithLabelValues(kind).Inc() }
+
+// REST counts a Twilio REST call.
+func (m *Metrics) REST(operation string, err error) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.rest.WithLabelValues(operation, result).Inc()
+}
+
+// Reconciled counts a reconciliation run and the calls it ended.
+func (m *Metrics) Reconciled(ended int, err error) {
+	if err != nil {
+		m.reconciles.WithLabelValues("error").Inc()
+		return
+	}
+	m.reconciles.WithLabelValues("ok").Inc()
+	m.reconEnded.Add(float64(ended))
+}

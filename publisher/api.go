@@ -1,0 +1,55 @@
+package publisher
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+// PathParties is the operator endpoint listing a topic's phone parties.
+const PathParties = "GET /api/topics/{topicId}/parties"
+
+// PartiesHandler serves PathParties: the topic's phone parties as a JSON array of online
+// events, for a bearer token that grants the topic.
+func (s *Server) PartiesHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		topicID := r.PathValue("topicId")
+		token, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !hasBearer {
+			token = ""
+		}
+		claims, err := s.auth.Verify(strings.TrimSpace(token))
+		if err != nil {
+			s.obs.Refused("api")
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dialin-bridge"`)
+			http.Error(w, "a valid bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		if claims == nil {
+			claims = Anonymous("dev-api")
+		}
+		if !claims.Grants(topicID) {
+			s.obs.Refused("api")
+			http.Error(w, "the token does not grant this topic", http.StatusForbidden)
+			return
+		}
+		events := []mapper.Event{}
+		if s.roster != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+			defer cancel()
+			if events, err = s.roster.Parties(ctx, topicID); err != nil {
+				s.log.Error("list phone parties", "topic", topicID, "err", err)
+				http.Error(w, "the phone roster is not available", http.StatusServiceUnavailable)
+				return
+			}
+			if events == nil {
+				events = []mapper.Event{}
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(events)
+	})
+}

@@ -1,0 +1,270 @@
+package publisher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	socketio "github.com/googollee/go-socket.io"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+// Roster is what the room side needs of the phone roster.
+type Roster interface {
+	// Parties returns one online event per phone party of the topic, in its current state.
+	Parties(ctx context.Context, topicID string) ([]mapper.Event, error)
+	// Remove hangs up a phone party of the topic. It returns ErrUnknownParty when the topic
+	// has no such party.
+	Remove(ctx context.Context, topicID, callSID string) error
+}
+
+// ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
+var ErrUnknownParty = errors.New("no such phone party in the topic")
+
+// requestTimeout caps the work a room-side request may cause (a Twilio REST call included).
+const requestTimeout = 15 * time.Second
+
+// presenceRequest is a SEND_PRESENCE_EVENT payload.
+type presenceRequest struct {
+	Category         string          `json:"category"`
+	TopicID          string          `json:"topicId"`
+	Content          json.RawMessage `json:"content"`
+	LoopbackMetadata json.RawMessage `json:"loopbackMetadata,omitempty"`
+}
+
+// userSender is the sender of an event a room client sent, stamped from its token.
+type userSender struct {
+	ID          string `json:"_id"`
+	Type        string `json:"type"`
+	DisplayName string `json:"displayname,omitempty"`
+}
+
+// relayed is a room client's event as the topic receives it.
+type relayed struct {
+	ID       string          `json:"_id"`
+	Category string          `json:"category"`
+	TopicID  string          `json:"topicId"`
+	Sender   userSender      `json:"sender"`
+	Content  json.RawMessage `json:"content"`
+}
+
+// invalid is the media.session.invalid answer to a refused request, to its sender alone.
+type invalid struct {
+	TopicID          string          `json:"topicId"`
+	Sender           userSender      `json:"sender"`
+	Category         string          `json:"category"`
+	LoopbackMetadata json.RawMessage `json:"loopbackMetadata,omitempty"`
+	Error            string          `json:"error"`
+}
+
+func senderOf(c *Claims) userSender {
+	return userSender{ID: c.Subject, Type: "user", DisplayName: c.Name}
+}
+
+// refuse answers a request with media.session.invalid, to its sender only.
+func (s *Server) refuse(sess *session, req presenceRequest, reason string) {
+	s.obs.Refused("presence")
+	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", truncate(req.Category, 60), "reason", reason)
+	sess.conn.Emit(EvPresenceResponse, invalid{
+		TopicID:          req.TopicID,
+		Sender:           senderOf(sess.claims),
+		Category:         mapper.CategoryInvalid,
+		LoopbackMetadata: req.LoopbackMetadata,
+		Error:            reason,
+	})
+}
+
+// decodePresence decodes a SEND_PRESENCE_EVENT payload. It keeps what it could read even
+// when it fails, so that the refusal can echo the topic and loopbackMetadata.
+func decodePresence(raw json.RawMessage) (presenceRequest, error) {
+	var req presenceRequest
+	if len(raw) == 0 {
+		return req, errors.New("empty request")
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		var loose struct {
+			TopicID          any             `json:"topicId"`
+			LoopbackMetadata json.RawMessage `json:"loopbackMetadata"`
+		}
+		if json.Unmarshal(raw, &loose) == nil {
+			req.TopicID, _ = loose.TopicID.(string)
+			req.LoopbackMetadata = loose.LoopbackMetadata
+		}
+		return req, errors.New("malformed request: want {category, topicId, content}")
+	}
+	if req.Category == "" || req.TopicID == "" {
+		return req, errors.New("malformed request: category and topicId are required")
+	}
+	if len(req.Content) == 0 || req.Content[0] != '{' {
+		if req.Category == mapper.CategoryRequestParties && (len(req.Content) == 0 || string(req.Content) == "null") {
+			req.Content = json.RawMessage("{}")
+			return req, nil
+		}
+		return req, errors.New("malformed request: content must be an object")
+	}
+	return req, nil
+}
+
+func (s *Server) onSendPresence(c socketio.Conn, raw json.RawMessage) {
+	sess := sessionOf(c)
+	if sess == nil {
+		return
+	}
+	req, err := decodePresence(raw)
+	if err != nil {
+		s.refuse(sess, req, err.Error())
+		return
+	}
+	if !sess.subscribed(req.TopicID) {
+		s.refuse(sess, req, "not subscribed to the topic")
+		return
+	}
+	switch req.Category {
+	case mapper.CategoryOnline, mapper.CategoryLeaves:
+		sess.mu.Lock()
+		if req.Category == mapper.CategoryOnline {
+			sess.online[req.TopicID] = req.Content
+		} else {
+			delete(sess.online, req.TopicID)
+		}
+		sess.mu.Unlock()
+		s.relay(sess, req.Category, req.TopicID, req.Content)
+	case mapper.CategoryRequestParties:
+		s.relay(sess, req.Category, req.TopicID, req.Content)
+		s.replay(sess, req)
+	case mapper.CategoryRemoved:
+		s.remove(sess, req)
+	default:
+		s.refuse(sess, req, "unknown category")
+	}
+}
+
+// relay sends a room client's event to its topic, with the sender taken from its token.
+func (s *Server) relay(sess *session, category, topicID string, content json.RawMessage) {
+	s.broadcast(topicID, relayed{
+		ID:       uuid.NewString(),
+		Category: category,
+		TopicID:  topicID,
+		Sender:   senderOf(sess.claims),
+		Content:  content,
+	})
+}
+
+// replay answers a request for parties, to the requester alone, with one online event per
+// phone party of the topic.
+func (s *Server) replay(sess *session, req presenceRequest) {
+	if s.roster == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	events, err := s.roster.Parties(ctx, req.TopicID)
+	if err != nil {
+		s.log.Error("list phone parties", "topic", req.TopicID, "err", err)
+		s.refuse(sess, req, "the phone roster is not available")
+		return
+	}
+	for _, ev := range events {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			continue
+		}
+		sess.conn.Emit(EvPresenceResponse, json.RawMessage(b))
+	}
+}
+
+type removal struct {
+	Attendee struct {
+		AttendeeType string `json:"attendeeType"`
+		Attendee     string `json:"attendee"`
+	} `json:"attendee"`
+}
+
+// remove hangs up a phone party at an admin's request. The leaves follows when Twilio
+// reports the call's end.
+func (s *Server) remove(sess *session, req presenceRequest) {
+	if sess.claims.Role != RoleAdmin {
+		s.refuse(sess, req, "only an admin may remove a party")
+		return
+	}
+	var r removal
+	if err := json.Unmarshal(req.Content, &r); err != nil || r.Attendee.Attendee == "" {
+		s.refuse(sess, req, "malformed request: want content.attendee.attendee")
+		return
+	}
+	if s.roster == nil {
+		s.refuse(sess, req, "removal is not available")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	if err := s.roster.Remove(ctx, req.TopicID, r.Attendee.Attendee); err != nil {
+		reason := "could not hang up the call"
+		if errors.Is(err, ErrUnknownParty) {
+			reason = ErrUnknownParty.Error()
+		} else {
+			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", truncate(r.Attendee.Attendee, 40), "err", err)
+		}
+		s.refuse(sess, req, reason)
+		return
+	}
+	s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", r.Attendee.Attendee, "by", sess.claims.Subject)
+	s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
+}
+
+// leaveOnDrop announces that a dropped client left every topic it had announced itself in.
+func (s *Server) leaveOnDrop(sess *session) {
+	sess.mu.Lock()
+	online := sess.online
+	sess.online = map[string]json.RawMessage{}
+	sess.mu.Unlock()
+	for topicID, last := range online {
+		s.relay(sess, mapper.CategoryLeaves, topicID, leftContent(last, sess))
+	}
+}
+
+// leftContent is the content of a leaves sent on a dropped client's behalf: its last
+// announced content, disconnected.
+func leftContent(last json.RawMessage, sess *session) json.RawMessage {
+	var content map[string]any
+	if json.Unmarshal(last, &content) != nil || content == nil {
+		content = map[string]any{}
+	}
+	ms, _ := content["mediaSession"].(map[string]any)
+	if ms == nil {
+		ms = map[string]any{}
+	}
+	for _, k := range []string{"audio", "video", "connected", "screenshare", "phone"} {
+		ms[k] = false
+	}
+	content["mediaSession"] = ms
+	if _, ok := content["role"]; !ok {
+		content["role"] = sess.claims.Role
+	}
+	b, err := json.Marshal(content)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+// broadcast sends a payload to every subscriber of a topic, encoded once.
+func (s *Server) broadcast(topicID string, payload any) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		s.log.Error("encode event", "err", err)
+		return
+	}
+	s.io.BroadcastToRoom(Namespace, room(topicID), EvPresenceResponse, json.RawMessage(b))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return fmt.Sprintf("%q", s)
+}
