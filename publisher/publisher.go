@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	socketio "github.com/googollee/go-socket.io"
 	"github.com/googollee/go-socket.io/engineio"
@@ -66,6 +67,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session // by socket.io connection id
+	closed   atomic.Bool
 }
 
 // session is one room client's connection.
@@ -116,14 +118,19 @@ func New(opts Options, log *slog.Logger) *Server {
 // Serve runs the server's loop in the background.
 func (s *Server) Serve() {
 	go func() {
-		if err := s.io.Serve(); err != nil {
+		if err := s.io.Serve(); err != nil && !s.closed.Load() {
 			s.log.Error("socket.io server stopped", "err", err)
 		}
 	}()
 }
 
 // Close closes every connection.
-func (s *Server) Close() error { return s.io.Close() }
+func (s *Server) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.io.Close()
+}
 
 // Handler serves socket.io under /socket.io/.
 func (s *Server) Handler() http.Handler { return s.io }

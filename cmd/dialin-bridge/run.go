@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -175,6 +176,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		fmt.Fprintln(w, "ready")
 	})
 
+	if cfg.DebugAddr != "" {
+		go serveDebug(ctx, cfg.DebugAddr, log)
+	}
+
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -197,6 +202,8 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	log.Info("shutting down: finishing webhooks in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
+	// Room clients go first: a long-polling client would otherwise hold Shutdown open.
+	pub.Close()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown cut short", "err", err)
 	}
@@ -247,5 +254,24 @@ func reloadOnHUP(ctx context.Context, cfg Config, log *slog.Logger, current *ato
 		current.Store(rs)
 		topics, callers := rs.Len()
 		log.Info("rooms file reloaded", "topics", topics, "callers", callers)
+	}
+}
+
+// serveDebug serves pprof on its own address, opted into with DIALIN_DEBUG_ADDR.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	log.Warn("pprof debug server listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("debug server", "err", err)
 	}
 }
