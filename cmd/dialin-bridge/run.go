@@ -71,6 +71,8 @@ func openStore(cfg Config) (roster.Store, error) {
 		return roster.NewMemory(), nil
 	case "bolt":
 		return roster.OpenBolt(cfg.DataDir)
+	case "redis":
+		return roster.OpenRedis(string(cfg.RedisURL), roster.DefaultRedisPrefix)
 	}
 	return nil, fmt.Errorf("store %q is not available", cfg.Store)
 }

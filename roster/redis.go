@@ -1,0 +1,194 @@
+package roster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRedisPrefix prefixes every key the bridge writes to Redis.
+const DefaultRedisPrefix = "dialin:"
+
+// maxTxRetries bounds the optimistic retries of one Update under contention.
+const maxTxRetries = 100
+
+// Redis is a Store in Redis, shared by several bridge instances. Each call is one key; an
+// Update is a WATCH/MULTI transaction on it, so two instances applying callbacks for the same
+// call never interleave. Ended calls expire after TombstoneTTL.
+//
+// Keys: PREFIX call:SID (JSON), PREFIX topic:TOPIC (set of SIDs not ended), PREFIX live (set
+// of all SIDs not ended).
+type Redis struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ Store = (*Redis)(nil)
+
+// OpenRedis connects to the Redis at url (redis:// or rediss://). It does not fail when Redis
+// is down: operations fail until it answers.
+func OpenRedis(url, prefix string) (*Redis, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	opts.DialTimeout = 2 * time.Second
+	opts.ReadTimeout = 2 * time.Second
+	opts.WriteTimeout = 2 * time.Second
+	opts.MaxRetries = 1
+	return NewRedis(redis.NewClient(opts), prefix), nil
+}
+
+// NewRedis returns a store on an existing client.
+func NewRedis(rdb redis.UniversalClient, prefix string) *Redis {
+	if prefix == "" {
+		prefix = DefaultRedisPrefix
+	}
+	return &Redis{rdb: rdb, prefix: prefix}
+}
+
+// Client returns the Redis client, for other users of the same server.
+func (r *Redis) Client() redis.UniversalClient { return r.rdb }
+
+func (r *Redis) callKey(sid string) string    { return r.prefix + "call:" + sid }
+func (r *Redis) topicKey(topic string) string { return r.prefix + "topic:" + topic }
+func (r *Redis) liveKey() string              { return r.prefix + "live" }
+
+// Update implements Store.
+func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
+	key := r.callKey(sid)
+	txf := func(tx *redis.Tx) error {
+		c, found := Call{CallSID: sid}, false
+		v, err := tx.Get(ctx, key).Bytes()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return err
+		default:
+			if c, err = decodeCall(sid, v); err != nil {
+				return err
+			}
+			found = true
+		}
+		before := c
+		if !fn(&c, found) {
+			return nil
+		}
+		c.CallSID = sid
+		b, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("encode call: %w", err)
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			var ttl time.Duration
+			if c.State == Ended {
+				ttl = TombstoneTTL
+			}
+			p.Set(ctx, key, b, ttl)
+			if found && before.State != Ended && (before.TopicID != c.TopicID || c.State == Ended) {
+				p.SRem(ctx, r.topicKey(before.TopicID), sid)
+			}
+			if c.State == Ended {
+				p.SRem(ctx, r.liveKey(), sid)
+			} else {
+				p.SAdd(ctx, r.topicKey(c.TopicID), sid)
+				p.SAdd(ctx, r.liveKey(), sid)
+			}
+			return nil
+		})
+		return err
+	}
+	for i := 0; i < maxTxRetries; i++ {
+		err := r.rdb.Watch(ctx, txf, key)
+		if !errors.Is(err, redis.TxFailedErr) {
+			return err
+		}
+	}
+	return fmt.Errorf("update call %s: too much contention", sid)
+}
+
+// Get implements Store.
+func (r *Redis) Get(ctx context.Context, sid string) (Call, bool, error) {
+	v, err := r.rdb.Get(ctx, r.callKey(sid)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Call{}, false, nil
+	}
+	if err != nil {
+		return Call{}, false, err
+	}
+	c, err := decodeCall(sid, v)
+	return c, err == nil, err
+}
+
+// Topic implements Store.
+func (r *Redis) Topic(ctx context.Context, topicID string) ([]Call, error) {
+	return r.members(ctx, r.topicKey(topicID))
+}
+
+// Live implements Store.
+func (r *Redis) Live(ctx context.Context) ([]Call, error) {
+	return r.members(ctx, r.liveKey())
+}
+
+func (r *Redis) members(ctx context.Context, set string) ([]Call, error) {
+	sids, err := r.rdb.SMembers(ctx, set).Result()
+	if err != nil || len(sids) == 0 {
+		return nil, err
+	}
+	keys := make([]string, len(sids))
+	for i, sid := range sids {
+		keys[i] = r.callKey(sid)
+	}
+	vals, err := r.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Call, 0, len(sids))
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue // expired or deleted meanwhile
+		}
+		c, err := decodeCall(sids[i], []byte(s))
+		if err != nil {
+			return nil, err
+		}
+		if c.State != Ended {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Sweep implements Store. Ended calls expire by themselves in Redis; Sweep only drops set
+// members whose call key is gone.
+func (r *Redis) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+	sids, err := r.rdb.SMembers(ctx, r.liveKey()).Result()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, sid := range sids {
+		exists, err := r.rdb.Exists(ctx, r.callKey(sid)).Result()
+		if err != nil {
+			return n, err
+		}
+		if exists == 0 {
+			r.rdb.SRem(ctx, r.liveKey(), sid)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Ping implements Store.
+func (r *Redis) Ping(ctx context.Context) error {
+	return r.rdb.Ping(ctx).Err()
+}
+
+// Close implements Store.
+func (r *Redis) Close() error { return r.rdb.Close() }
