@@ -33,6 +33,8 @@ type Party struct {
 	Role        string // empty means DefaultRole
 	Muted       bool
 	OnHold      bool
+	// Version orders the party's events (see Event.Version).
+	Version int64
 }
 
 // Sender is the sender object of a presence event.
@@ -72,6 +74,9 @@ type Event struct {
 	TopicID  string  `json:"topicId"`
 	Sender   Sender  `json:"sender"`
 	Content  Content `json:"content"`
+	// Version orders the events of one call: a receiver that has delivered a higher one
+	// drops this one. It is not sent to clients.
+	Version int64 `json:"-"`
 }
 
 // Online is the event that shows p connected to the room's audio, in its current state.
@@ -92,6 +97,7 @@ func event(p Party, id, category string, connected bool) Event {
 		role = DefaultRole
 	}
 	return Event{
+		Version:  p.Version,
 		ID:       id,
 		Category: category,
 		TopicID:  p.TopicID,

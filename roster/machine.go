@@ -64,6 +64,17 @@ func New(store Store) *Roster {
 	return &Roster{store: store, now: time.Now}
 }
 
+// update is Store.Update that counts each stored change in Call.Version.
+func (r *Roster) update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
+	return r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+		if !fn(c, found) {
+			return false
+		}
+		c.Version++
+		return true
+	})
+}
+
 // locked runs update with the call's lock held and hands its change to emit, if it owes an
 // event, before letting go.
 func (r *Roster) locked(sid string, emit EmitFunc, update func() (Change, error)) (Change, error) {
@@ -87,7 +98,7 @@ func (r *Roster) Store() Store { return r.store }
 // call that already joined or ended is left as it is.
 func (r *Roster) Admit(ctx context.Context, sid, topicID string, id Identity) (Call, error) {
 	var out Call
-	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, func(c *Call, found bool) bool {
 		if found && c.State != Routing {
 			out = *c
 			return false
@@ -114,7 +125,7 @@ func (r *Roster) Participant(ctx context.Context, sid string, p Participant, fal
 
 func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
 	var ch Change
-	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, func(c *Call, found bool) bool {
 		ch = Change{}
 		if !found {
 			if fallback == nil {
@@ -178,7 +189,7 @@ func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID strin
 		}
 		ch, err := r.locked(call.CallSID, emit, func() (Change, error) {
 			var ch Change
-			err := r.store.Update(ctx, call.CallSID, func(c *Call, found bool) bool {
+			err := r.update(ctx, call.CallSID, func(c *Call, found bool) bool {
 				ch = Change{}
 				if !found || c.State == Ended || c.ConferenceSID != conferenceSID || (c.ConfSeen && seq <= c.ConfSeq) {
 					return false
@@ -209,7 +220,7 @@ func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64, emit Emit
 
 func (r *Roster) callEnded(ctx context.Context, sid string, seq int64) (Change, error) {
 	var ch Change
-	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, func(c *Call, found bool) bool {
 		ch = Change{}
 		if found && (c.State == Ended || (c.CallSeen && seq <= c.CallSeq)) {
 			ch.Call = *c
@@ -236,7 +247,7 @@ func (r *Roster) Vanished(ctx context.Context, sid string, listedAt time.Time, e
 
 func (r *Roster) vanished(ctx context.Context, sid string, listedAt time.Time) (Change, error) {
 	var ch Change
-	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, func(c *Call, found bool) bool {
 		ch = Change{}
 		if !found || c.State != Online || !c.Since.Before(listedAt) {
 			return false

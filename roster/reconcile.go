@@ -10,37 +10,98 @@ import (
 // change nothing. Twilio delivers its callbacks within seconds; retries end within minutes.
 const TombstoneTTL = time.Hour
 
-// ListFunc lists the calls in conferences in progress, as Twilio sees them, by CallSid.
-type ListFunc func(ctx context.Context) (map[string]string, error)
+// LiveCall is a call Twilio lists as a participant of a conference in progress.
+type LiveCall struct {
+	TopicID       string // the conference's friendly name
+	ConferenceSID string
+	Muted         bool
+	OnHold        bool
+}
 
-// Reconcile ends every online call that list no longer shows: its call ended while the bridge
-// was not told (it was down, or the webhooks were lost). A call that went online after the
-// listing began is kept, and a failed listing changes nothing. It also forgets tombstones
-// older than TombstoneTTL.
-func (r *Roster) Reconcile(ctx context.Context, list ListFunc, emit EmitFunc) (ended int, err error) {
+// ListFunc lists the calls in conferences in progress, as Twilio sees them, by CallSid.
+type ListFunc func(ctx context.Context) (map[string]LiveCall, error)
+
+// Reconcile brings the roster in line with Twilio's own view:
+//   - an online call that Twilio no longer lists leaves: its call ended while the bridge was
+//     not told (it was down, or the webhooks were lost). A call that went online after the
+//     listing began is kept.
+//   - a call Twilio lists that the roster does not show online joins, when fallback names it
+//     (fallback returns nil for conferences that are not the bridge's): its join was missed.
+//     An ended call is never brought back.
+//
+// A failed listing changes nothing. Reconcile also forgets tombstones older than TombstoneTTL.
+func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(topicID string) *Identity, emit EmitFunc) (ended, joined int, err error) {
 	listedAt := r.now()
 	live, err := list(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list live calls: %w", err)
+		return 0, 0, fmt.Errorf("list live calls: %w", err)
 	}
 	calls, err := r.store.Live(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("list roster: %w", err)
+		return 0, 0, fmt.Errorf("list roster: %w", err)
 	}
+	online := make(map[string]bool, len(calls))
 	for _, c := range calls {
-		if _, ok := live[c.CallSID]; ok || c.State != Online {
+		if c.State != Online {
+			continue
+		}
+		online[c.CallSID] = true
+		if _, ok := live[c.CallSID]; ok {
 			continue
 		}
 		ch, err := r.Vanished(ctx, c.CallSID, listedAt, emit)
 		if err != nil {
-			return ended, err
+			return ended, joined, err
 		}
 		if ch.Emit == EmitLeaves {
 			ended++
 		}
 	}
-	if _, err := r.store.Sweep(ctx, r.now().Add(-TombstoneTTL)); err != nil {
-		return ended, fmt.Errorf("sweep tombstones: %w", err)
+	for sid, lc := range live {
+		if online[sid] {
+			continue
+		}
+		ch, err := r.locked(sid, emit, func() (Change, error) { return r.appear(ctx, sid, lc, fallback(lc.TopicID)) })
+		if err != nil {
+			return ended, joined, err
+		}
+		if ch.Emit == EmitOnline {
+			joined++
+		}
 	}
-	return ended, nil
+	if _, err := r.store.Sweep(ctx, r.now().Add(-TombstoneTTL)); err != nil {
+		return ended, joined, fmt.Errorf("sweep tombstones: %w", err)
+	}
+	return ended, joined, nil
+}
+
+// appear brings online a call Twilio lists in a conference, unless it is online already or
+// ended. A call the roster never saw is named by fallback, and skipped when that is nil.
+func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *Identity) (Change, error) {
+	var ch Change
+	err := r.update(ctx, sid, func(c *Call, found bool) bool {
+		ch = Change{}
+		switch {
+		case !found && fallback == nil:
+			return false
+		case !found:
+			c.Identity, c.TopicID = *fallback, lc.TopicID
+		case c.State != Routing:
+			return false
+		}
+		if c.TopicID == "" {
+			c.TopicID = lc.TopicID
+		}
+		if c.ConferenceSID != lc.ConferenceSID {
+			c.ConferenceSID, c.ConfSeen = lc.ConferenceSID, false
+		}
+		c.State, c.Since = Online, r.now()
+		c.Muted, c.OnHold = lc.Muted, lc.OnHold
+		ch = Change{Call: *c, Emit: EmitOnline}
+		return true
+	})
+	if err != nil {
+		return Change{}, fmt.Errorf("join listed call: %w", err)
+	}
+	return ch, nil
 }

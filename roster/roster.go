@@ -49,6 +49,9 @@ type Call struct {
 	CallSeen bool  `json:"sn,omitempty"`
 	// Since is when the call entered its current state.
 	Since time.Time `json:"at"`
+	// Version counts the call's stored changes. It orders the call's events across
+	// instances: an event of a lower version than one already delivered is stale.
+	Version int64 `json:"v,omitempty"`
 }
 
 // Errors of the roster.

@@ -83,14 +83,22 @@ func (c *Client) Hangup(ctx context.Context, callSID string) error {
 	return c.done("update_call", classify("hang up call", err))
 }
 
-// Live lists the calls in conferences in progress, by CallSid, with the conference's
-// friendly name (the topic id).
-func (c *Client) Live(ctx context.Context) (map[string]string, error) {
+// Participant is a call in a conference in progress.
+type Participant struct {
+	CallSID       string
+	ConferenceSID string
+	Conference    string // the conference's friendly name
+	Muted         bool
+	Hold          bool
+}
+
+// Live lists the participants of the conferences in progress, following pagination.
+func (c *Client) Live(ctx context.Context) ([]Participant, error) {
 	confs, err := c.rest.Api.ListConference((&openapi.ListConferenceParams{}).SetStatus("in-progress").SetPageSize(1000))
 	if c.done("list_conferences", err) != nil {
 		return nil, classify("list conferences", err)
 	}
-	live := make(map[string]string)
+	var live []Participant
 	for _, conf := range confs {
 		if conf.Sid == nil {
 			continue
@@ -104,9 +112,16 @@ func (c *Client) Live(ctx context.Context) (map[string]string, error) {
 			return nil, classify("list participants", err)
 		}
 		for _, p := range parts {
-			if p.CallSid != nil && (p.Status == nil || *p.Status != "complete") {
-				live[*p.CallSid] = name
+			if p.CallSid == nil || (p.Status != nil && *p.Status == "complete") {
+				continue
 			}
+			live = append(live, Participant{
+				CallSID:       *p.CallSid,
+				ConferenceSID: *conf.Sid,
+				Conference:    name,
+				Muted:         p.Muted != nil && *p.Muted,
+				Hold:          p.Hold != nil && *p.Hold,
+			})
 		}
 	}
 	return live, nil

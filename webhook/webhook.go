@@ -298,12 +298,6 @@ func (h *Handler) conference(req request) (reply, error) {
 	default:
 		return reply{result: "ignored"}, nil
 	}
-	// A participant the roster never saw (it reached the conference some other way) is shown
-	// only in a conference of a known topic, and without a number.
-	var fallback *roster.Identity
-	if _, known := h.rooms().Topic(c.TopicID); known {
-		fallback = &roster.Identity{DisplayName: mapper.HiddenName, PictureURL: h.opts.DefaultPictureURL}
-	}
 	ch, err := h.roster.Participant(req.ctx, c.CallSID, roster.Participant{
 		ConferenceSID: c.ConferenceSID,
 		TopicID:       c.TopicID,
@@ -311,7 +305,7 @@ func (h *Handler) conference(req request) (reply, error) {
 		Muted:         c.Muted,
 		OnHold:        c.OnHold,
 		Leave:         c.Event == evLeave,
-	}, fallback, h.emit)
+	}, h.Fallback(c.TopicID), h.emit)
 	if err != nil {
 		return reply{}, err
 	}
@@ -331,6 +325,16 @@ func (h *Handler) status(req request) (reply, error) {
 		return reply{}, err
 	}
 	return reply{result: result(ch)}, nil
+}
+
+// Fallback names a participant the roster never saw (it reached the conference some other
+// way, or its incoming call could not be stored). It is shown only in a conference of a
+// known topic, and without a number; nil otherwise.
+func (h *Handler) Fallback(topicID string) *roster.Identity {
+	if _, known := h.rooms().Topic(topicID); !known {
+		return nil
+	}
+	return &roster.Identity{DisplayName: mapper.HiddenName, PictureURL: h.opts.DefaultPictureURL}
 }
 
 func result(ch roster.Change) string {
@@ -368,6 +372,7 @@ func Party(c roster.Call) mapper.Party {
 		Role:        c.Role,
 		Muted:       c.Muted,
 		OnHold:      c.OnHold,
+		Version:     c.Version,
 	}
 }
 

@@ -48,3 +48,18 @@ func (r roomSide) Remove(ctx context.Context, topicID, callSID string) error {
 	}
 	return r.twilio.Hangup(ctx, callSID)
 }
+
+// liveCalls lists Twilio's live conference participants for reconciliation.
+func liveCalls(twilio *twilioapi.Client) roster.ListFunc {
+	return func(ctx context.Context) (map[string]roster.LiveCall, error) {
+		parts, err := twilio.Live(ctx)
+		if err != nil {
+			return nil, err
+		}
+		live := make(map[string]roster.LiveCall, len(parts))
+		for _, p := range parts {
+			live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold}
+		}
+		return live, nil
+	}
+}

@@ -153,7 +153,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}, ros, current.Load, pub, met, log)
 
 	var reconciled atomic.Bool
-	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks.Emit(), met, &reconciled)
+	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks, met, &reconciled)
 	go reloadOnHUP(ctx, cfg, log, &current)
 
 	mux := http.NewServeMux()
@@ -213,19 +213,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // reconcileLoop reconciles the roster with Twilio at start and every interval.
-func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, emit roster.EmitFunc, met *metrics.Metrics, done *atomic.Bool) {
+func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, hooks *webhook.Handler, met *metrics.Metrics, done *atomic.Bool) {
 	tick := time.NewTicker(cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
 		if twilio != nil {
 			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
-			ended, err := ros.Reconcile(rctx, twilio.Live, emit)
+			ended, joined, err := ros.Reconcile(rctx, liveCalls(twilio), hooks.Fallback, hooks.Emit())
 			cancel()
 			met.Reconciled(ended, err)
 			if err != nil {
 				log.Warn("reconciliation failed; roster unchanged", "err", err)
-			} else if ended > 0 {
-				log.Info("reconciliation ended calls Twilio no longer lists", "ended", ended)
+			} else if ended+joined > 0 {
+				log.Info("reconciled with Twilio", "ended", ended, "joined", joined)
 			}
 		}
 		done.Store(true)
