@@ -4,12 +4,14 @@
 package publisher
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	socketio "github.com/googollee/go-socket.io"
 	"github.com/googollee/go-socket.io/engineio"
@@ -55,6 +57,8 @@ type Options struct {
 	Auth     *Auth
 	Roster   Roster
 	Observer Observer
+	// Fanout, when set, carries events to every instance (several bridges on one Redis).
+	Fanout Fanout
 }
 
 // Server is the socket.io server of the room side.
@@ -62,6 +66,9 @@ type Server struct {
 	io     *socketio.Server
 	auth   *Auth
 	roster Roster
+	fanout Fanout
+	seen   versions
+	stop   context.CancelFunc
 	log    *slog.Logger
 	obs    Observer
 
@@ -97,6 +104,7 @@ func New(opts Options, log *slog.Logger) *Server {
 		}),
 		auth:     opts.Auth,
 		roster:   opts.Roster,
+		fanout:   opts.Fanout,
 		log:      log,
 		obs:      opts.Observer,
 		sessions: make(map[string]*session),
@@ -115,8 +123,25 @@ func New(opts Options, log *slog.Logger) *Server {
 	return s
 }
 
-// Serve runs the server's loop in the background.
+// Serve runs the server's loops in the background.
 func (s *Server) Serve() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop = cancel
+	if s.fanout != nil {
+		go s.fanout.Run(ctx, s.receive)
+	}
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				s.seen.forget(now.Add(-2 * time.Hour))
+			}
+		}
+	}()
 	go func() {
 		if err := s.io.Serve(); err != nil && !s.closed.Load() {
 			s.log.Error("socket.io server stopped", "err", err)
@@ -128,6 +153,9 @@ func (s *Server) Serve() {
 func (s *Server) Close() error {
 	if s.closed.Swap(true) {
 		return nil
+	}
+	if s.stop != nil {
+		s.stop()
 	}
 	return s.io.Close()
 }
@@ -266,5 +294,5 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 
 // Publish sends ev to every subscriber of its topic, encoded once for all of them.
 func (s *Server) Publish(ev mapper.Event) {
-	s.broadcast(ev.TopicID, ev)
+	s.send(ev.TopicID, ev.Sender.ID, ev.Version, ev)
 }

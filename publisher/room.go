@@ -252,14 +252,53 @@ func leftContent(last json.RawMessage, sess *session) json.RawMessage {
 	return b
 }
 
-// broadcast sends a payload to every subscriber of a topic, encoded once.
+// broadcast sends a room client's event to every subscriber of a topic.
 func (s *Server) broadcast(topicID string, payload any) {
+	s.send(topicID, "", 0, payload)
+}
+
+// send sends an event to every subscriber of a topic on every instance, encoded once. call
+// and version, when set, let receivers drop it if a newer event of the call came first.
+func (s *Server) send(topicID, call string, version int64, payload any) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		s.log.Error("encode event", "err", err)
 		return
 	}
-	s.io.BroadcastToRoom(Namespace, room(topicID), EvPresenceResponse, json.RawMessage(b))
+	env := envelope{TopicID: topicID, CallSID: call, Version: version, Payload: b}
+	if s.fanout != nil {
+		msg, err := json.Marshal(env)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err = s.fanout.Send(ctx, msg)
+			cancel()
+		}
+		if err == nil {
+			return
+		}
+		// Other instances miss this one; this instance's clients at least see it.
+		s.log.Error("fan-out failed; delivering to this instance's clients only", "err", err)
+	}
+	s.deliver(env)
+}
+
+// receive delivers an event another instance (or this one) sent through the fan-out.
+func (s *Server) receive(msg []byte) {
+	var env envelope
+	if err := json.Unmarshal(msg, &env); err != nil || env.TopicID == "" {
+		s.log.Warn("dropping malformed fan-out message")
+		return
+	}
+	s.deliver(env)
+}
+
+// deliver sends an event to this instance's subscribers of its topic.
+func (s *Server) deliver(env envelope) {
+	if !s.seen.fresh(env.CallSID, env.Version, time.Now()) {
+		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
+		return
+	}
+	s.io.BroadcastToRoom(Namespace, room(env.TopicID), EvPresenceResponse, env.Payload)
 }
 
 func truncate(s string, n int) string {

@@ -140,7 +140,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		twilio.Observe(met.REST)
 	}
 
-	pub := publisher.New(publisher.Options{Auth: auth, Roster: roomSide{roster: ros, twilio: twilio}, Observer: met}, log)
+	var fanout publisher.Fanout
+	if rs, ok := store.(*roster.Redis); ok {
+		// Several instances: every event goes through Redis to every instance's clients.
+		fanout = publisher.NewRedisFanout(rs.Client(), roster.DefaultRedisPrefix+"events")
+	}
+	pub := publisher.New(publisher.Options{
+		Auth:     auth,
+		Roster:   roomSide{roster: ros, twilio: twilio},
+		Observer: met,
+		Fanout:   fanout,
+	}, log)
 	pub.Serve()
 	defer pub.Close()
 

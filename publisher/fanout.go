@@ -1,0 +1,101 @@
+package publisher
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Fanout carries events between bridge instances, so that every room client sees every
+// event of its topic whichever instance it is connected to. An instance receives its own
+// messages too, and delivers to its clients only what it receives.
+type Fanout interface {
+	Send(ctx context.Context, msg []byte) error
+	// Run delivers every message sent by any instance until ctx is done.
+	Run(ctx context.Context, deliver func(msg []byte))
+}
+
+// envelope is an event on its way to every instance.
+type envelope struct {
+	TopicID string          `json:"t"`
+	CallSID string          `json:"c,omitempty"`
+	Version int64           `json:"v,omitempty"`
+	Payload json.RawMessage `json:"p"`
+}
+
+// RedisFanout is a Fanout over one Redis pub/sub channel.
+type RedisFanout struct {
+	rdb     redis.UniversalClient
+	channel string
+}
+
+// NewRedisFanout returns a Fanout on channel.
+func NewRedisFanout(rdb redis.UniversalClient, channel string) *RedisFanout {
+	return &RedisFanout{rdb: rdb, channel: channel}
+}
+
+// Send implements Fanout.
+func (f *RedisFanout) Send(ctx context.Context, msg []byte) error {
+	return f.rdb.Publish(ctx, f.channel, msg).Err()
+}
+
+// Run implements Fanout. go-redis resubscribes by itself after a lost connection.
+func (f *RedisFanout) Run(ctx context.Context, deliver func([]byte)) {
+	ps := f.rdb.Subscribe(ctx, f.channel)
+	defer ps.Close()
+	ch := ps.Channel(redis.WithChannelSize(4096))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			deliver([]byte(m.Payload))
+		}
+	}
+}
+
+// versions remembers the highest version delivered per call, so that an event overtaken by
+// a newer one of the same call (sent by another instance) is dropped rather than shown.
+type versions struct {
+	mu   sync.Mutex
+	seen map[string]seenVersion
+}
+
+type seenVersion struct {
+	v  int64
+	at time.Time
+}
+
+// fresh records v for call and reports whether it is newer than any delivered before.
+func (vs *versions) fresh(call string, v int64, now time.Time) bool {
+	if call == "" || v == 0 {
+		return true
+	}
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	if vs.seen == nil {
+		vs.seen = make(map[string]seenVersion)
+	}
+	if old, ok := vs.seen[call]; ok && old.v >= v {
+		return false
+	}
+	vs.seen[call] = seenVersion{v: v, at: now}
+	return true
+}
+
+// forget drops calls not heard of since before cutoff.
+func (vs *versions) forget(cutoff time.Time) {
+	vs.mu.Lock()
+	defer vs.mu.Unlock()
+	for call, s := range vs.seen {
+		if s.at.Before(cutoff) {
+			delete(vs.seen, call)
+		}
+	}
+}
