@@ -1,0 +1,474 @@
+// Command bench is dialin-bridge's load tool. Against a running bridge it drives N dial-ins
+// at a chosen concurrency (a signed /twilio/voice, then participant-join, later
+// participant-leave) while S real socket.io-client 2.x subscribers (node, subscribers.js)
+// receive the events, and reports throughput, webhook and end-to-end latency, lost events,
+// and the bridge's resident memory per online call.
+//
+//	go run ./bench -url http://127.0.0.1:8080 -calls 2000 -concurrency 32 -subscribers 20
+//
+// It prints a readable summary and one JSON line. With -fail-on-loss it exits 1 when any
+// event was lost, never for timing.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+type options struct {
+	url         string
+	publicURL   string
+	authToken   string
+	jwtSecret   string
+	topic       string
+	calls       int
+	concurrency int
+	subscribers int
+	settle      time.Duration
+	failOnLoss  bool
+	hold        bool
+}
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	var o options
+	flag.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the bridge's base URL")
+	flag.StringVar(&o.publicURL, "public-url", "", "the bridge's DIALIN_PUBLIC_URL, for signatures (default: -url)")
+	flag.StringVar(&o.authToken, "auth-token", os.Getenv("TWILIO_AUTH_TOKEN"), "Twilio auth token to sign webhooks with (empty: unsigned, for dev mode)")
+	flag.StringVar(&o.jwtSecret, "jwt-secret", os.Getenv("DIALIN_JWT_SECRET"), "HS256 secret to mint subscriber tokens (empty: no token, for dev mode)")
+	flag.StringVar(&o.topic, "topic", "5a1339868509b80641a56655", "topic id (routed by SIP header; must be in the rooms file)")
+	flag.IntVar(&o.calls, "calls", 2000, "number of dial-ins")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "webhooks in flight")
+	flag.IntVar(&o.subscribers, "subscribers", 20, "socket.io subscribers on the topic")
+	flag.DurationVar(&o.settle, "settle", 10*time.Second, "how long to wait for events to arrive after each phase")
+	flag.BoolVar(&o.failOnLoss, "fail-on-loss", false, "exit 1 if any event is lost")
+	flag.BoolVar(&o.hold, "hold-online", false, "stop after the joins (leave all calls online), to measure many calls at once")
+	flag.Parse()
+	if o.publicURL == "" {
+		o.publicURL = o.url
+	}
+	o.url = strings.TrimRight(o.url, "/")
+	o.publicURL = strings.TrimRight(o.publicURL, "/")
+	rep, err := load(o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	rep.print(os.Stdout)
+	if o.failOnLoss && rep.Lost > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d events lost\n", rep.Lost)
+		return 1
+	}
+	return 0
+}
+
+// report is what one run measured.
+type report struct {
+	Calls          int     `json:"calls"`
+	Concurrency    int     `json:"concurrency"`
+	Subscribers    int     `json:"subscribers"`
+	JoinsPerSec    float64 `json:"join_calls_per_sec"`
+	LeavesPerSec   float64 `json:"leave_calls_per_sec"`
+	WebhookP50ms   float64 `json:"webhook_p50_ms"`
+	WebhookP99ms   float64 `json:"webhook_p99_ms"`
+	E2EJoinP50ms   float64 `json:"e2e_join_p50_ms"`
+	E2EJoinP99ms   float64 `json:"e2e_join_p99_ms"`
+	E2ELeaveP50ms  float64 `json:"e2e_leave_p50_ms"`
+	E2ELeaveP99ms  float64 `json:"e2e_leave_p99_ms"`
+	Expected       int     `json:"events_expected"`
+	Delivered      int     `json:"events_delivered"`
+	Lost           int     `json:"events_lost"`
+	Duplicated     int     `json:"events_duplicated"`
+	WebhookErrors  int64   `json:"webhook_errors"`
+	RSSBaseBytes   float64 `json:"rss_base_bytes"`
+	RSSOnlineBytes float64 `json:"rss_online_bytes"`
+	BytesPerCall   float64 `json:"rss_bytes_per_online_call"`
+}
+
+func (r report) print(w io.Writer) {
+	fmt.Fprintf(w, "dial-ins %d, concurrency %d, subscribers %d\n", r.Calls, r.Concurrency, r.Subscribers)
+	fmt.Fprintf(w, "  joins:  %.0f calls/s (voice + join each)   leaves: %.0f calls/s\n", r.JoinsPerSec, r.LeavesPerSec)
+	fmt.Fprintf(w, "  webhook latency:  p50 %.2f ms  p99 %.2f ms  (%d errors)\n", r.WebhookP50ms, r.WebhookP99ms, r.WebhookErrors)
+	fmt.Fprintf(w, "  end-to-end join:  p50 %.2f ms  p99 %.2f ms\n", r.E2EJoinP50ms, r.E2EJoinP99ms)
+	fmt.Fprintf(w, "  end-to-end leave: p50 %.2f ms  p99 %.2f ms\n", r.E2ELeaveP50ms, r.E2ELeaveP99ms)
+	fmt.Fprintf(w, "  events: %d expected, %d delivered, %d lost, %d duplicated\n", r.Expected, r.Delivered, r.Lost, r.Duplicated)
+	if r.RSSOnlineBytes > 0 {
+		fmt.Fprintf(w, "  bridge RSS: %.1f MiB idle, %.1f MiB with all online: %.0f bytes per online call\n",
+			r.RSSBaseBytes/(1<<20), r.RSSOnlineBytes/(1<<20), r.BytesPerCall)
+	}
+	b, _ := json.Marshal(r)
+	fmt.Fprintln(w, string(b))
+}
+
+func load(o options) (report, error) {
+	rep := report{Calls: o.calls, Concurrency: o.concurrency, Subscribers: o.subscribers}
+	client := &http.Client{
+		Timeout:   15 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2, MaxConnsPerHost: o.concurrency * 2},
+	}
+	subs, err := startSubscribers(o)
+	if err != nil {
+		return rep, err
+	}
+	defer subs.close()
+
+	rep.RSSBaseBytes, _ = residentMemory(client, o.url)
+	runID := make([]byte, 6)
+	rand.Read(runID)
+	sids := make([]string, o.calls)
+	for i := range sids {
+		sids[i] = fmt.Sprintf("CA%s%020d", hex.EncodeToString(runID), i)
+	}
+	conf := "CF" + hex.EncodeToString(runID) + strings.Repeat("0", 20)
+	var seq, failures atomic.Int64
+	defer func() { rep.WebhookErrors = failures.Load() }()
+	lat := &latencies{}
+	sent := make([]int64, o.calls) // when each call's join (or leave) was sent, µs
+
+	post := func(path string, form url.Values) error {
+		start := time.Now()
+		err := postSigned(client, o, path, form)
+		lat.add(time.Since(start))
+		if err != nil {
+			failures.Add(1)
+		}
+		return err
+	}
+	joinStart := time.Now()
+	parallel(o.calls, o.concurrency, func(i int) {
+		sid := sids[i]
+		if post("/twilio/voice", url.Values{"CallSid": {sid}, "AccountSid": {"AC" + strings.Repeat("0", 32)},
+			"From": {fmt.Sprintf("+1415555%04d", i%10000)}, "To": {"+15005550006"}, "CallStatus": {"ringing"},
+			"Direction": {"inbound"}, "SipHeader_X-Topic-Id": {o.topic}}) != nil {
+			return
+		}
+		sent[i] = time.Now().UnixMicro()
+		post("/twilio/conference", participant(conf, o.topic, sid, "participant-join", seq.Add(1)))
+	})
+	rep.JoinsPerSec = float64(o.calls) / time.Since(joinStart).Seconds()
+	joined, err := subs.waitFor(sids, "app.event.presence.party.online", o.settle)
+	if err != nil {
+		return rep, err
+	}
+	rep.E2EJoinP50ms, rep.E2EJoinP99ms = e2e(sids, sent, joined, "app.event.presence.party.online")
+	rep.RSSOnlineBytes, _ = residentMemory(client, o.url)
+	if rep.RSSOnlineBytes > rep.RSSBaseBytes {
+		rep.BytesPerCall = (rep.RSSOnlineBytes - rep.RSSBaseBytes) / float64(o.calls)
+	}
+	final := joined
+	if !o.hold {
+		leaveStart := time.Now()
+		parallel(o.calls, o.concurrency, func(i int) {
+			sent[i] = time.Now().UnixMicro()
+			post("/twilio/conference", participant(conf, o.topic, sids[i], "participant-leave", seq.Add(1)))
+		})
+		rep.LeavesPerSec = float64(o.calls) / time.Since(leaveStart).Seconds()
+		left, err := subs.waitFor(sids, "app.event.presence.party.leaves", o.settle)
+		if err != nil {
+			return rep, err
+		}
+		rep.E2ELeaveP50ms, rep.E2ELeaveP99ms = e2e(sids, sent, left, "app.event.presence.party.leaves")
+		final = left
+	}
+	rep.WebhookP50ms, rep.WebhookP99ms = lat.percentiles()
+	categories := []string{"app.event.presence.party.online"}
+	if !o.hold {
+		categories = append(categories, "app.event.presence.party.leaves")
+	}
+	for _, sid := range sids {
+		for _, cat := range categories {
+			rep.Expected += o.subscribers
+			n := final[sid+" "+cat].count
+			rep.Delivered += min(n, o.subscribers)
+			rep.Lost += max(o.subscribers-n, 0)
+			rep.Duplicated += max(n-o.subscribers, 0)
+		}
+	}
+	return rep, nil
+}
+
+func participant(conf, topic, sid, event string, seq int64) url.Values {
+	return url.Values{
+		"AccountSid": {"AC" + strings.Repeat("0", 32)}, "ConferenceSid": {conf}, "FriendlyName": {topic},
+		"StatusCallbackEvent": {event}, "CallSid": {sid}, "Muted": {"false"}, "Hold": {"false"},
+		"Coaching": {"false"}, "EndConferenceOnExit": {"false"}, "StartConferenceOnEnter": {"true"},
+		"SequenceNumber": {strconv.FormatInt(seq, 10)}, "Timestamp": {time.Now().UTC().Format("Mon, 2 Jan 2006 15:04:05 -0700")},
+	}
+}
+
+// sign computes X-Twilio-Signature as Twilio documents it: HMAC-SHA1 over the full URL
+// followed by each POST parameter's name and value, sorted by name, in base64.
+func sign(token, fullURL string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(fullURL)
+	for _, k := range keys {
+		for _, v := range form[k] {
+			b.WriteString(k)
+			b.WriteString(v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func postSigned(client *http.Client, o options, path string, form url.Values) error {
+	req, err := http.NewRequest(http.MethodPost, o.url+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if o.authToken != "" {
+		req.Header.Set("X-Twilio-Signature", sign(o.authToken, o.publicURL+path, form))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s: HTTP %d", path, resp.StatusCode)
+	}
+	return nil
+}
+
+func parallel(n, workers int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) percentiles() (p50, p99 float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ms := make([]float64, len(l.d))
+	for i, d := range l.d {
+		ms[i] = float64(d.Microseconds()) / 1000
+	}
+	return percentile(ms, 50), percentile(ms, 99)
+}
+
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	i := int(float64(len(v)-1) * p / 100)
+	return v[i]
+}
+
+// e2e is the latency from sending a call's webhook until the last subscriber had its event.
+func e2e(sids []string, sent []int64, got map[string]arrival, category string) (p50, p99 float64) {
+	var ms []float64
+	for i, sid := range sids {
+		a, ok := got[sid+" "+category]
+		if !ok || sent[i] == 0 {
+			continue
+		}
+		ms = append(ms, float64(a.last-sent[i])/1000)
+	}
+	return percentile(ms, 50), percentile(ms, 99)
+}
+
+type arrival struct {
+	count       int
+	first, last int64
+}
+
+type subscribers struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+	n     int
+}
+
+// startSubscribers runs subscribers.js, next to this file, and waits until all subscribed.
+func startSubscribers(o options) (*subscribers, error) {
+	dir, err := benchDir()
+	if err != nil {
+		return nil, err
+	}
+	token := ""
+	if o.jwtSecret != "" {
+		token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": "bench", "name": "Load tool", "topics": []string{o.topic}, "role": "member",
+			"exp": time.Now().Add(24 * time.Hour).Unix(),
+		}).SignedString([]byte(o.jwtSecret))
+		if err != nil {
+			return nil, err
+		}
+	}
+	cmd := exec.Command("node", filepath.Join(dir, "subscribers.js"), o.url, o.topic, strconv.Itoa(o.subscribers), token)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start node subscribers (run npm ci in bench/): %w", err)
+	}
+	s := &subscribers{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), n: o.subscribers}
+	s.out.Buffer(make([]byte, 1<<20), 1<<30)
+	ready := make(chan error, 1)
+	go func() {
+		if s.out.Scan() && strings.HasPrefix(s.out.Text(), "ready") {
+			ready <- nil
+			return
+		}
+		ready <- errors.New("subscribers did not become ready")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+	case <-time.After(60 * time.Second):
+		s.close()
+		return nil, errors.New("subscribers not ready within 60 s")
+	}
+	return s, nil
+}
+
+func benchDir() (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		if _, err := os.Stat(filepath.Join(filepath.Dir(file), "subscribers.js")); err == nil {
+			return filepath.Dir(file), nil
+		}
+	}
+	if _, err := os.Stat("bench/subscribers.js"); err == nil {
+		return "bench", nil
+	}
+	return "", errors.New("cannot find bench/subscribers.js: run from the repository root")
+}
+
+// waitFor polls the subscribers until every call's event reached all of them or settle
+// passes, and returns what arrived.
+func (s *subscribers) waitFor(sids []string, category string, settle time.Duration) (map[string]arrival, error) {
+	deadline := time.Now().Add(settle)
+	for {
+		got, err := s.dump()
+		if err != nil {
+			return nil, err
+		}
+		complete := true
+		for _, sid := range sids {
+			if got[sid+" "+category].count < s.n {
+				complete = false
+				break
+			}
+		}
+		if complete || time.Now().After(deadline) {
+			return got, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *subscribers) dump() (map[string]arrival, error) {
+	if _, err := io.WriteString(s.stdin, "dump\n"); err != nil {
+		return nil, err
+	}
+	if !s.out.Scan() {
+		return nil, errors.New("subscribers stopped")
+	}
+	var raw map[string][3]int64
+	if err := json.Unmarshal(s.out.Bytes(), &raw); err != nil {
+		return nil, err
+	}
+	got := make(map[string]arrival, len(raw))
+	for k, v := range raw {
+		got[k] = arrival{count: int(v[0]), first: v[1], last: v[2]}
+	}
+	return got, nil
+}
+
+func (s *subscribers) close() {
+	s.stdin.Close()
+	done := make(chan struct{})
+	go func() { s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+	}
+}
+
+// residentMemory reads process_resident_memory_bytes from the bridge's /metrics.
+func residentMemory(client *http.Client, base string) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, errors.New("no process_resident_memory_bytes in /metrics")
+}
