@@ -29,7 +29,7 @@ type ListFunc func(ctx context.Context) (map[string]LiveCall, error)
 //     (fallback returns nil for conferences that are not the bridge's): its join was missed.
 //     An ended call is never brought back.
 //
-// A failed listing changes nothing. Reconcile also forgets tombstones older than TombstoneTTL.
+// A failed listing changes nothing.
 func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(topicID string) *Identity, emit EmitFunc) (ended, joined int, err error) {
 	listedAt := r.now()
 	live, err := list(ctx)
@@ -69,10 +69,16 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(top
 			joined++
 		}
 	}
-	if _, err := r.store.Sweep(ctx, r.now().Add(-TombstoneTTL)); err != nil {
-		return ended, joined, fmt.Errorf("sweep tombstones: %w", err)
-	}
 	return ended, joined, nil
+}
+
+// Sweep forgets tombstones older than TombstoneTTL.
+func (r *Roster) Sweep(ctx context.Context) (int, error) {
+	n, err := r.store.Sweep(ctx, r.now().Add(-TombstoneTTL))
+	if err != nil {
+		return n, fmt.Errorf("sweep tombstones: %w", err)
+	}
+	return n, nil
 }
 
 // appear brings online a call Twilio lists in a conference, unless it is online already or

@@ -238,6 +238,9 @@ func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roste
 				log.Info("reconciled with Twilio", "ended", ended, "joined", joined)
 			}
 		}
+		if _, err := ros.Sweep(ctx); err != nil {
+			log.Warn("sweeping ended calls failed", "err", err)
+		}
 		done.Store(true)
 		select {
 		case <-ctx.Done():
