@@ -173,7 +173,7 @@ func (s *Server) replay(sess *session, req presenceRequest) {
 		if err != nil {
 			continue
 		}
-		sess.conn.Emit(EvPresenceResponse, json.RawMessage(b))
+		sess.conn.Emit(EvPresenceResponse, encoded(b))
 	}
 }
 
@@ -298,8 +298,16 @@ func (s *Server) deliver(env envelope) {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return
 	}
-	s.io.BroadcastToRoom(Namespace, room(env.TopicID), EvPresenceResponse, env.Payload)
+	s.io.BroadcastToRoom(Namespace, room(env.TopicID), EvPresenceResponse, encoded(env.Payload))
 }
+
+// encoded is JSON already encoded. go-socket.io looks for binary attachments in every
+// argument, walking slices element by element; a string kind it passes over, so an event is
+// encoded once and copied per subscriber instead of walked per byte.
+type encoded string
+
+// MarshalJSON implements json.Marshaler.
+func (e encoded) MarshalJSON() ([]byte, error) { return []byte(e), nil }
 
 func truncate(s string, n int) string {
 	if len(s) > n {

@@ -1,0 +1,106 @@
+package publisher
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+// wsClient is a minimal socket.io 2.x (Engine.IO 3) client over websocket, enough to
+// subscribe to a topic and count the events that arrive.
+type wsClient struct {
+	conn *websocket.Conn
+	mu   sync.Mutex
+	got  int
+	cond *sync.Cond
+}
+
+func dialWS(tb testing.TB, base, topic string) *wsClient {
+	tb.Helper()
+	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=3&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		tb.Fatalf("dial: %v", err)
+	}
+	c := &wsClient{conn: conn}
+	c.cond = sync.NewCond(&c.mu)
+	expect := func(prefix string) {
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				tb.Fatalf("read: %v", err)
+			}
+			if strings.HasPrefix(string(msg), prefix) {
+				return
+			}
+		}
+	}
+	expect("0{") // open
+	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
+	expect("40/chat")
+	conn.WriteMessage(websocket.TextMessage, []byte(`42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"`+topic+`","type":"topic"}}]`))
+	expect(`42/chat,["CHANNEL_SUBSCRIBED"`)
+	go func() {
+		for {
+			_, msg, err := conn.ReadMessage()
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(string(msg), `42/chat,["PRESENCE_EVENT_RESPONSE"`) {
+				c.mu.Lock()
+				c.got++
+				c.cond.Broadcast()
+				c.mu.Unlock()
+			}
+		}
+	}()
+	return c
+}
+
+func (c *wsClient) wait(n int) {
+	c.mu.Lock()
+	for c.got < n {
+		c.cond.Wait()
+	}
+	c.mu.Unlock()
+}
+
+// BenchmarkBroadcast measures one dial-in event reaching every subscriber of its topic, over
+// real websocket connections to the socket.io server.
+func BenchmarkBroadcast(b *testing.B) {
+	for _, subs := range []int{1, 20, 1000} {
+		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
+			auth, _ := NewAuth(nil, nil, true)
+			s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			s.Serve()
+			defer s.Close()
+			srv := httptest.NewServer(s.Handler())
+			defer srv.Close()
+			clients := make([]*wsClient, subs)
+			for i := range clients {
+				clients[i] = dialWS(b, srv.URL, "t1")
+				defer clients[i].conn.Close()
+			}
+			ev := mapper.Online(mapper.Party{CallSID: "CAe1889084a107d447398c45f7ab8f7aa2", TopicID: "t1",
+				DisplayName: "John Smith", Username: "jsmith@fakeemail.com"}, "00fa52ac-1904-46ea-b7dc-1c496a712aef")
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				s.Publish(ev)
+			}
+			for _, c := range clients {
+				c.wait(b.N)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/event-to-all")
+		})
+	}
+}
