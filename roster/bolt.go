@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,11 +21,29 @@ var (
 	bucketLive  = []byte("live")  // TopicID 0x00 CallSid → nothing, for calls not ended
 )
 
-// Bolt is a Store in an embedded bbolt file. Updates from concurrent webhooks are committed
-// together (bolt's Batch), and each is on disk before Update returns.
+// Bolt is a Store in an embedded bbolt file. Each update is on disk before Update returns.
+// Updates are group-committed: one that arrives while the store is idle commits at once;
+// those that arrive during a commit wait for it and then share the next one, so that one
+// fsync serves every webhook in flight.
 type Bolt struct {
-	db *bolt.DB
+	db      *bolt.DB
+	pending chan boltOp
+	quit    chan struct{}
+	stopped chan struct{}
+	closing sync.Once
 }
+
+// boltOp is one update waiting for the next commit.
+type boltOp struct {
+	fn   func(*bolt.Tx) error
+	done chan error
+}
+
+// maxGroup bounds how many updates share one commit.
+const maxGroup = 512
+
+// gatherWindow is how long a commit waits for more updates after the first.
+var gatherWindow = 500 * time.Microsecond
 
 var _ Store = (*Bolt)(nil)
 
@@ -37,8 +56,6 @@ func OpenBolt(dir string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open bolt file: %w", err)
 	}
-	// Webhooks arriving within this window share one commit (one fsync).
-	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketCalls, bucketLive} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -51,7 +68,87 @@ func OpenBolt(dir string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("create buckets: %w", err)
 	}
-	return &Bolt{db: db}, nil
+	b := &Bolt{db: db, pending: make(chan boltOp, maxGroup), quit: make(chan struct{}), stopped: make(chan struct{})}
+	go b.commitLoop()
+	return b, nil
+}
+
+// commitLoop commits pending updates, as many as are waiting, one transaction at a time.
+func (b *Bolt) commitLoop() {
+	defer close(b.stopped)
+	group := make([]boltOp, 0, maxGroup)
+	for {
+		select {
+		case <-b.quit:
+			return
+		case op := <-b.pending:
+			group = append(group[:0], op)
+		}
+		// Webhooks in flight arrive within moments of each other; a short wait lets them share
+		// the commit rather than split into a group of one and a group of the rest.
+		window := time.NewTimer(gatherWindow)
+	collect:
+		for len(group) < maxGroup {
+			select {
+			case op := <-b.pending:
+				group = append(group, op)
+			case <-window.C:
+				break collect
+			}
+		}
+		window.Stop()
+		b.commit(group)
+	}
+}
+
+// commit runs a group in one transaction. An update whose function fails is answered with
+// its error and the rest are committed without it.
+func (b *Bolt) commit(group []boltOp) {
+	for len(group) > 0 {
+		failed := -1
+		var opErr error
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			for i, op := range group {
+				if err := op.fn(tx); err != nil {
+					failed, opErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, op := range group {
+				op.done <- err
+			}
+			return
+		}
+		group[failed].done <- opErr
+		group = append(group[:failed], group[failed+1:]...)
+	}
+}
+
+// batch runs fn in the next group commit and returns once it is durable.
+func (b *Bolt) batch(ctx context.Context, fn func(*bolt.Tx) error) error {
+	op := boltOp{fn: fn, done: make(chan error, 1)}
+	select {
+	case b.pending <- op:
+	case <-b.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the update is committed or refused whatever ctx says: wait for it.
+	select {
+	case err := <-op.done:
+		return err
+	case <-b.stopped:
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
 }
 
 func liveKey(topicID, sid string) []byte {
@@ -72,7 +169,7 @@ func decodeCall(sid string, v []byte) (Call, error) {
 
 // Update implements Store.
 func (b *Bolt) Update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
-	return b.db.Batch(func(tx *bolt.Tx) error {
+	return b.batch(ctx, func(tx *bolt.Tx) error {
 		calls, live := tx.Bucket(bucketCalls), tx.Bucket(bucketLive)
 		c, found := Call{CallSID: sid}, false
 		if v := calls.Get([]byte(sid)); v != nil {
@@ -189,7 +286,21 @@ func (b *Bolt) Ping(ctx context.Context) error {
 	return b.db.View(func(*bolt.Tx) error { return nil })
 }
 
-// Close implements Store.
+// Close implements Store: it commits what is queued, then closes the file.
 func (b *Bolt) Close() error {
+	b.closing.Do(func() {
+		close(b.quit)
+		<-b.stopped
+		// Answer anything queued after the last group.
+		for {
+			select {
+			case op := <-b.pending:
+				b.commit([]boltOp{op})
+				continue
+			default:
+			}
+			break
+		}
+	})
 	return b.db.Close()
 }
