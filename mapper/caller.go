@@ -77,7 +77,7 @@ func DisplayName(from, callerName string, mode CallerIDMode) string {
 	if !ok {
 		return AnonymousName
 	}
-	if name := strings.TrimSpace(callerName); name != "" && !IsE164(name) && !withheld[strings.ToLower(name)] {
+	if name := strings.TrimSpace(callerName); name != "" && !looksLikeNumber(name) && !withheld[strings.ToLower(name)] {
 		return name
 	}
 	switch mode {
@@ -88,6 +88,18 @@ func DisplayName(from, callerName string, mode CallerIDMode) string {
 	default:
 		return Mask(from)
 	}
+}
+
+// looksLikeNumber reports whether a caller name carries a phone number in any format (seven
+// digits or more), which must not be shown in place of the masked number.
+func looksLikeNumber(s string) bool {
+	digits := 0
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			digits++
+		}
+	}
+	return digits >= 7
 }
 
 // Mask renders a number with only its country code and last four digits, as in

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -26,14 +28,14 @@ type rawEnv struct {
 	TwilioAccountSID  string `envconfig:"TWILIO_ACCOUNT_SID"`
 	TwilioAuthToken   string `envconfig:"TWILIO_AUTH_TOKEN"`
 	TwilioApiUrl      string `split_words:"true" default:"https://api.twilio.com"`
-	JWTSecret         string `envconfig:"JWT_SECRET"`
-	JWTPublicKeyFile  string `envconfig:"JWT_PUBLIC_KEY_FILE"`
+	JWTSecret         string `split_words:"true"`
+	JWTPublicKeyFile  string `split_words:"true"`
 	RoomsFile         string `split_words:"true"`
 	Store             string `split_words:"true" default:"bolt"`
 	DataDir           string `split_words:"true" default:"./data"`
 	RedisURL          string `split_words:"true"`
-	CallerID          string `envconfig:"CALLER_ID" default:"masked"`
-	DefaultPictureURL string `envconfig:"DEFAULT_PICTURE_URL"`
+	CallerID          string `split_words:"true" default:"masked"`
+	DefaultPictureURL string `split_words:"true"`
 	ReconcileInterval string `split_words:"true" default:"1m"`
 	DebugAddr         string `split_words:"true"`
 }
@@ -46,6 +48,12 @@ func (Secret) String() string { return "<secret>" }
 
 // GoString hides the value from %#v too.
 func (Secret) GoString() string { return "<secret>" }
+
+// MarshalJSON hides the value from JSON, and so from slog's JSON handler.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"<secret>"`), nil }
+
+// LogValue hides the value from slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue("<secret>") }
 
 // Config is the validated configuration.
 type Config struct {
@@ -146,7 +154,7 @@ func (raw rawEnv) validate() (Config, error) {
 			bad("%s or %s is required outside dev mode", env("JWT_SECRET"), env("JWT_PUBLIC_KEY_FILE"))
 		}
 	}
-	if c.AccountSID != "" && (len(c.AccountSID) != 34 || !strings.HasPrefix(c.AccountSID, "AC")) {
+	if c.AccountSID != "" && !validAccountSID(c.AccountSID) {
 		bad("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits")
 	}
 	if c.TwilioAPIURL == "" {
@@ -184,6 +192,14 @@ func (raw rawEnv) validate() (Config, error) {
 		return Config{}, errors.New("configuration: " + strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+func validAccountSID(s string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, "AC") {
+		return false
+	}
+	_, err := hex.DecodeString(s[2:])
+	return err == nil
 }
 
 func absoluteURL(s string) bool {

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+const (
+	testToken     = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+	testJWTSecret = "jwt-super-secret-0123456789abcdef"
+	testRedisPass = "redis-pa55word-xyz"
+	testSID       = "AC0123456789abcdef0123456789abcdef"
+)
+
+// unprefixed are the variables envconfig may read without the DIALIN_ prefix.
+var unprefixed = []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "JWT_SECRET", "JWT_PUBLIC_KEY_FILE",
+	"CALLER_ID", "DEFAULT_PICTURE_URL"}
+
+// clearEnv unsets every variable the configuration could read, for the test's duration.
+func clearEnv(t *testing.T) {
+	t.Helper()
+	keys := append([]string(nil), unprefixed...)
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "DIALIN_") || strings.HasPrefix(k, "TWILIO_") {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		t.Setenv(k, "") // restores the old value after the test
+		os.Unsetenv(k)
+	}
+}
+
+func setEnv(t *testing.T, kv map[string]string) {
+	t.Helper()
+	for k, v := range kv {
+		t.Setenv(k, v)
+	}
+}
+
+// validRaw is a complete production environment, with envconfig's defaults filled in.
+func validRaw() rawEnv {
+	return rawEnv{
+		Dev:               "false",
+		PublicURL:         "https://bridge.example.com",
+		TwilioAccountSID:  testSID,
+		TwilioAuthToken:   testToken,
+		TwilioApiUrl:      "https://api.twilio.com",
+		JWTSecret:         testJWTSecret,
+		Store:             "bolt",
+		DataDir:           "./data",
+		CallerID:          "masked",
+		ReconcileInterval: "1m",
+	}
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	clearEnv(t)
+	setEnv(t, map[string]string{
+		"DIALIN_PUBLIC_URL":  "https://bridge.example.com",
+		"TWILIO_ACCOUNT_SID": testSID,
+		"TWILIO_AUTH_TOKEN":  testToken,
+		"DIALIN_JWT_SECRET":  testJWTSecret,
+	})
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	want := Config{
+		ListenAddr:        ":8080",
+		PublicURL:         "https://bridge.example.com",
+		AccountSID:        testSID,
+		AuthToken:         testToken,
+		TwilioAPIURL:      "https://api.twilio.com",
+		JWTSecret:         testJWTSecret,
+		Store:             "bolt",
+		DataDir:           "./data",
+		CallerID:          mapper.CallerIDMasked,
+		ReconcileInterval: time.Minute,
+	}
+	if c != want {
+		t.Errorf("config\n got %s\nwant %s", dump(c), dump(want))
+	}
+}
+
+func TestLoadConfigDev(t *testing.T) {
+	clearEnv(t)
+	setEnv(t, map[string]string{"DIALIN_DEV": "true"})
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatalf("loadConfig in dev mode with nothing else: %v", err)
+	}
+	if !c.Dev || c.ListenAddr != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" {
+		t.Errorf("dev: Dev %v ListenAddr %q PublicURL %q; want true, 127.0.0.1:8080, http://127.0.0.1:8080", c.Dev, c.ListenAddr, c.PublicURL)
+	}
+	if c.Store != "bolt" || c.DataDir != "./data" || c.CallerID != mapper.CallerIDMasked || c.ReconcileInterval != time.Minute || c.TwilioAPIURL != "https://api.twilio.com" {
+		t.Errorf("dev defaults: %s", dump(c))
+	}
+}
+
+func TestLoadConfigMissingEverything(t *testing.T) {
+	clearEnv(t)
+	_, err := loadConfig()
+	if err == nil {
+		t.Fatal("loadConfig with an empty environment succeeded")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") {
+		t.Errorf("error spans several lines: %q", msg)
+	}
+	for _, name := range []string{"DIALIN_PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "DIALIN_JWT_SECRET"} {
+		if !strings.Contains(msg, name) {
+			t.Errorf("error %q does not name %s", msg, name)
+		}
+	}
+	for _, name := range []string{"DIALIN_CALLER_ID", "DIALIN_RECONCILE_INTERVAL", "DIALIN_STORE", "DIALIN_DEV"} {
+		if strings.Contains(msg, name) {
+			t.Errorf("error %q names %s, which has a valid default", msg, name)
+		}
+	}
+}
+
+func TestLoadConfigAliases(t *testing.T) {
+	base := map[string]string{"DIALIN_PUBLIC_URL": "https://bridge.example.com", "DIALIN_JWT_SECRET": testJWTSecret}
+	const otherSID = "ACffffffffffffffffffffffffffffffff"
+	tests := []struct {
+		name      string
+		env       map[string]string
+		wantSID   string
+		wantToken Secret
+	}{
+		{"unprefixed", map[string]string{"TWILIO_ACCOUNT_SID": testSID, "TWILIO_AUTH_TOKEN": testToken}, testSID, testToken},
+		{"prefixed", map[string]string{"DIALIN_TWILIO_ACCOUNT_SID": testSID, "DIALIN_TWILIO_AUTH_TOKEN": testToken}, testSID, testToken},
+		{"mixed", map[string]string{"DIALIN_TWILIO_ACCOUNT_SID": testSID, "TWILIO_AUTH_TOKEN": testToken}, testSID, testToken},
+		{"prefixed wins", map[string]string{"DIALIN_TWILIO_ACCOUNT_SID": testSID, "TWILIO_ACCOUNT_SID": otherSID,
+			"DIALIN_TWILIO_AUTH_TOKEN": testToken, "TWILIO_AUTH_TOKEN": "other"}, testSID, testToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			clearEnv(t)
+			setEnv(t, base)
+			setEnv(t, tc.env)
+			c, err := loadConfig()
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if c.AccountSID != tc.wantSID || c.AuthToken != tc.wantToken {
+				t.Errorf("AccountSID %q; want %q (token matches: %v)", c.AccountSID, tc.wantSID, c.AuthToken == tc.wantToken)
+			}
+		})
+	}
+}
+
+// TestLoadConfigIgnoresUnprefixed checks that only the two Twilio variables are also read
+// without the DIALIN_ prefix: an unrelated JWT_SECRET or CALLER_ID in the environment must
+// not configure the bridge.
+func TestLoadConfigIgnoresUnprefixed(t *testing.T) {
+	clearEnv(t)
+	setEnv(t, map[string]string{
+		"DIALIN_PUBLIC_URL": "https://bridge.example.com", "TWILIO_ACCOUNT_SID": testSID, "TWILIO_AUTH_TOKEN": testToken,
+		"JWT_SECRET": "x", "JWT_PUBLIC_KEY_FILE": "/x.pem", "CALLER_ID": "full", "DEFAULT_PICTURE_URL": "https://x/p.png",
+	})
+	_, err := loadConfig()
+	if err == nil || !strings.Contains(err.Error(), "DIALIN_JWT_SECRET") {
+		t.Fatalf("loadConfig with only unprefixed JWT_SECRET: err %v; want one naming DIALIN_JWT_SECRET", err)
+	}
+	t.Setenv("DIALIN_JWT_SECRET", testJWTSecret)
+	c, err := loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.CallerID != mapper.CallerIDMasked || c.DefaultPictureURL != "" || c.JWTPublicKeyFile != "" {
+		t.Errorf("unprefixed variables were read: caller id %q, picture %q, key file %q", c.CallerID, c.DefaultPictureURL, c.JWTPublicKeyFile)
+	}
+}
+
+// TestSecretJSON checks that secrets stay hidden in JSON, as slog's JSON handler writes it.
+func TestSecretJSON(t *testing.T) {
+	c := Config{AuthToken: Secret(testToken), JWTSecret: Secret(testJWTSecret)}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("config", "cfg", c, "token", c.AuthToken)
+	for _, out := range []string{string(b), buf.String()} {
+		if strings.Contains(out, testToken) || strings.Contains(out, testJWTSecret) {
+			t.Errorf("secret in output: %s", out)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(r *rawEnv)
+		// names are the variables the error must name; none means valid.
+		names []string
+		// check inspects a valid config.
+		check func(t *testing.T, c Config)
+	}{
+		{name: "valid", edit: func(r *rawEnv) {}, check: func(t *testing.T, c Config) {
+			if c.ListenAddr != ":8080" || c.Dev || c.ReconcileInterval != time.Minute || c.CallerID != mapper.CallerIDMasked {
+				t.Errorf("defaults: %s", dump(c))
+			}
+		}},
+		{name: "public URL trailing slash trimmed", edit: func(r *rawEnv) { r.PublicURL = " https://bridge.example.com/ " },
+			check: func(t *testing.T, c Config) {
+				if c.PublicURL != "https://bridge.example.com" {
+					t.Errorf("PublicURL %q", c.PublicURL)
+				}
+			}},
+		{name: "JWT public key file instead of secret", edit: func(r *rawEnv) { r.JWTSecret, r.JWTPublicKeyFile = "", "/etc/jwt.pem" }},
+		{name: "listen address kept", edit: func(r *rawEnv) { r.ListenAddr = "0.0.0.0:9000" },
+			check: func(t *testing.T, c Config) {
+				if c.ListenAddr != "0.0.0.0:9000" {
+					t.Errorf("ListenAddr %q", c.ListenAddr)
+				}
+			}},
+		{name: "empty API URL is the default", edit: func(r *rawEnv) { r.TwilioApiUrl = "" },
+			check: func(t *testing.T, c Config) {
+				if c.TwilioAPIURL != "https://api.twilio.com" {
+					t.Errorf("TwilioAPIURL %q", c.TwilioAPIURL)
+				}
+			}},
+		{name: "API URL of a local fake", edit: func(r *rawEnv) { r.TwilioApiUrl = "http://127.0.0.1:4010/" },
+			check: func(t *testing.T, c Config) {
+				if c.TwilioAPIURL != "http://127.0.0.1:4010" {
+					t.Errorf("TwilioAPIURL %q", c.TwilioAPIURL)
+				}
+			}},
+		{name: "caller id modes", edit: func(r *rawEnv) { r.CallerID = "hidden" },
+			check: func(t *testing.T, c Config) {
+				if c.CallerID != mapper.CallerIDHidden {
+					t.Errorf("CallerID %q", c.CallerID)
+				}
+			}},
+		{name: "interval parsed", edit: func(r *rawEnv) { r.ReconcileInterval = "90s" },
+			check: func(t *testing.T, c Config) {
+				if c.ReconcileInterval != 90*time.Second {
+					t.Errorf("ReconcileInterval %v", c.ReconcileInterval)
+				}
+			}},
+		{name: "redis with URL", edit: func(r *rawEnv) { r.Store, r.RedisURL = "redis", "redis://localhost:6379/0" }},
+		{name: "memory store", edit: func(r *rawEnv) { r.Store = "memory" }},
+		{name: "dev mode needs nothing", edit: func(r *rawEnv) {
+			*r = rawEnv{Dev: "true", TwilioApiUrl: "https://api.twilio.com", Store: "bolt", DataDir: "./data", CallerID: "masked", ReconcileInterval: "1m"}
+		}, check: func(t *testing.T, c Config) {
+			if c.ListenAddr != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" {
+				t.Errorf("dev ListenAddr %q PublicURL %q", c.ListenAddr, c.PublicURL)
+			}
+		}},
+		{name: "dev mode on all interfaces gets a loopback public URL", edit: func(r *rawEnv) {
+			*r = rawEnv{Dev: "true", ListenAddr: "0.0.0.0:9000", Store: "memory", CallerID: "masked", ReconcileInterval: "1m"}
+		}, check: func(t *testing.T, c Config) {
+			if c.PublicURL != "http://127.0.0.1:9000" {
+				t.Errorf("dev PublicURL %q", c.PublicURL)
+			}
+		}},
+		{name: "dev mode on :9000", edit: func(r *rawEnv) {
+			*r = rawEnv{Dev: "true", ListenAddr: ":9000", Store: "memory", CallerID: "masked", ReconcileInterval: "1m"}
+		}, check: func(t *testing.T, c Config) {
+			if c.PublicURL != "http://127.0.0.1:9000" || c.ListenAddr != ":9000" {
+				t.Errorf("dev ListenAddr %q PublicURL %q", c.ListenAddr, c.PublicURL)
+			}
+		}},
+
+		{name: "missing everything outside dev", edit: func(r *rawEnv) { r.PublicURL, r.TwilioAccountSID, r.TwilioAuthToken, r.JWTSecret = "", "", "", "" },
+			names: []string{"DIALIN_PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "DIALIN_JWT_SECRET"}},
+		{name: "bad caller id and bad interval together", edit: func(r *rawEnv) { r.CallerID, r.ReconcileInterval = "partial", "soon" },
+			names: []string{"DIALIN_CALLER_ID", "DIALIN_RECONCILE_INTERVAL"}},
+		{name: "caller id is case sensitive", edit: func(r *rawEnv) { r.CallerID = "MASKED" }, names: []string{"DIALIN_CALLER_ID"}},
+		{name: "empty caller id", edit: func(r *rawEnv) { r.CallerID = "" }, names: []string{"DIALIN_CALLER_ID"}},
+		{name: "zero interval", edit: func(r *rawEnv) { r.ReconcileInterval = "0s" }, names: []string{"DIALIN_RECONCILE_INTERVAL"}},
+		{name: "negative interval", edit: func(r *rawEnv) { r.ReconcileInterval = "-1m" }, names: []string{"DIALIN_RECONCILE_INTERVAL"}},
+		{name: "interval without unit", edit: func(r *rawEnv) { r.ReconcileInterval = "60" }, names: []string{"DIALIN_RECONCILE_INTERVAL"}},
+		{name: "bad dev flag", edit: func(r *rawEnv) { r.Dev = "maybe" }, names: []string{"DIALIN_DEV"}},
+		{name: "redis store without URL", edit: func(r *rawEnv) { r.Store = "redis" }, names: []string{"DIALIN_REDIS_URL"}},
+		{name: "redis URL of another scheme", edit: func(r *rawEnv) { r.Store, r.RedisURL = "redis", "http://:"+testRedisPass+"@localhost:6379" },
+			names: []string{"DIALIN_REDIS_URL"}},
+		{name: "unknown store", edit: func(r *rawEnv) { r.Store = "postgres" }, names: []string{"DIALIN_STORE"}},
+		{name: "bolt without data dir", edit: func(r *rawEnv) { r.DataDir = " " }, names: []string{"DIALIN_DATA_DIR"}},
+		{name: "public URL without scheme", edit: func(r *rawEnv) { r.PublicURL = "bridge.example.com" }, names: []string{"DIALIN_PUBLIC_URL"}},
+		{name: "public URL of another scheme", edit: func(r *rawEnv) { r.PublicURL = "ftp://bridge.example.com" }, names: []string{"DIALIN_PUBLIC_URL"}},
+		{name: "public URL without host", edit: func(r *rawEnv) { r.PublicURL = "https://" }, names: []string{"DIALIN_PUBLIC_URL"}},
+		{name: "API URL not absolute", edit: func(r *rawEnv) { r.TwilioApiUrl = "api.twilio.com" }, names: []string{"DIALIN_TWILIO_API_URL"}},
+		{name: "account SID too short", edit: func(r *rawEnv) { r.TwilioAccountSID = "AC123" }, names: []string{"TWILIO_ACCOUNT_SID"}},
+		{name: "account SID not hexadecimal", edit: func(r *rawEnv) { r.TwilioAccountSID = "AC" + strings.Repeat("z", 32) }, names: []string{"TWILIO_ACCOUNT_SID"}},
+		{name: "account SID of another kind", edit: func(r *rawEnv) { r.TwilioAccountSID = "SK0123456789abcdef0123456789abcdef" }, names: []string{"TWILIO_ACCOUNT_SID"}},
+		{name: "no JWT setting", edit: func(r *rawEnv) { r.JWTSecret, r.JWTPublicKeyFile = "", "" }, names: []string{"DIALIN_JWT_SECRET", "DIALIN_JWT_PUBLIC_KEY_FILE"}},
+		{name: "every problem at once", edit: func(r *rawEnv) {
+			r.Dev, r.Store, r.CallerID, r.ReconcileInterval, r.TwilioApiUrl = "yes please", "etcd", "x", "x", "x"
+		}, names: []string{"DIALIN_DEV", "DIALIN_STORE", "DIALIN_CALLER_ID", "DIALIN_RECONCILE_INTERVAL", "DIALIN_TWILIO_API_URL"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := validRaw()
+			tc.edit(&raw)
+			c, err := raw.validate()
+			if len(tc.names) == 0 {
+				if err != nil {
+					t.Fatalf("validate: %v", err)
+				}
+				if tc.check != nil {
+					tc.check(t, c)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("validate succeeded: %s", dump(c))
+			}
+			if c != (Config{}) {
+				t.Errorf("validate returned a config with its error")
+			}
+			msg := err.Error()
+			for _, n := range tc.names {
+				if !strings.Contains(msg, n) {
+					t.Errorf("error %q does not name %s", msg, n)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error %q spans several lines", msg)
+			}
+			for _, secret := range []string{testToken, testJWTSecret, testRedisPass} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error %q shows a secret", msg)
+				}
+			}
+		})
+	}
+}
+
+// dump prints a config as fmt does, which hides secrets.
+func dump(c Config) string { return fmt.Sprintf("%+v", c) }
+
+func TestSecretNeverPrinted(t *testing.T) {
+	c, err := func() (Config, error) {
+		r := validRaw()
+		r.Store, r.RedisURL = "redis", "redis://:"+testRedisPass+"@localhost:6379/0"
+		return r.validate()
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AuthToken != testToken || c.JWTSecret != testJWTSecret {
+		t.Fatal("validate lost the secrets")
+	}
+	s := Secret(testToken)
+	outputs := map[string]string{
+		"Secret.String":   s.String(),
+		"Secret.GoString": s.GoString(),
+		"Secret %v":       fmt.Sprintf("%v", s),
+		"Secret %s":       fmt.Sprintf("%s", s),
+		"Secret %q":       fmt.Sprintf("%q", s),
+		"Secret %#v":      fmt.Sprintf("%#v", s),
+		"Secret %x":       fmt.Sprintf("%x", s),
+		"Config %v":       fmt.Sprintf("%v", c),
+		"Config %+v":      fmt.Sprintf("%+v", c),
+		"Config %#v":      fmt.Sprintf("%#v", c),
+		"*Config %v":      fmt.Sprintf("%v", &c),
+		"*Config %+v":     fmt.Sprintf("%+v", &c),
+		"*Config %#v":     fmt.Sprintf("%#v", &c),
+		"Println":         fmt.Sprintln(c, c.AuthToken, c.JWTSecret, c.RedisURL),
+		"error wrapping":  fmt.Errorf("start: %v", c).Error(),
+	}
+	if s.String() != "<secret>" || s.GoString() != "<secret>" {
+		t.Errorf("Secret prints %q / %q; want <secret>", s.String(), s.GoString())
+	}
+	hexToken := fmt.Sprintf("%x", testToken)
+	for name, out := range outputs {
+		for _, secret := range []string{testToken, testJWTSecret, testRedisPass, hexToken} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s shows a secret: %s", name, out)
+			}
+		}
+	}
+	// The non-secret fields are still there, so the check above is not vacuous.
+	if out := outputs["Config %+v"]; !strings.Contains(out, "https://bridge.example.com") || !strings.Contains(out, "<secret>") {
+		t.Errorf("Config %%+v = %s; want the public URL and <secret>", out)
+	}
+}

@@ -1,0 +1,406 @@
+package webhook_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/rooms"
+	"github.com/dialin-bridge/dialin-bridge/roster"
+	"github.com/dialin-bridge/dialin-bridge/webhook"
+)
+
+// The world of the tests, as in testdata/rooms.json.
+const (
+	publicURL = "https://bridge.example.com"
+	authToken = "5e1b7c3a9d2f4e6081a2b3c4d5e6f708"
+
+	topicA = "5a1339868509b80641a56655"
+	pinA   = "482913"
+	numA   = "+15005550006"
+	topicB = "5f06c25e574ca36b54cb4cdf"
+	pinB   = "771204"
+	numB   = "+442071838750"
+
+	knownCaller   = "+14155550100" // in the directory
+	unknownCaller = "+14155550123" // not in the directory
+
+	accountSID = "AC0123456789abcdef0123456789abcdef"
+	picture    = "https://example.com/default.png"
+)
+
+func callSID(n int) string { return fmt.Sprintf("CA%032x", n) }
+func confSID(n int) string { return fmt.Sprintf("CF%032x", n) }
+
+// twilioSignature is Twilio's documented webhook signature: HMAC-SHA1, keyed with the auth
+// token, over the full URL followed by each POST parameter's name and value, sorted by name;
+// base64.
+func twilioSignature(token, fullURL string, form url.Values) string {
+	keys := make([]string, 0, len(form))
+	for k := range form {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(fullURL)
+	for _, k := range keys {
+		for _, v := range form[k] {
+			b.WriteString(k)
+			b.WriteString(v)
+		}
+	}
+	mac := hmac.New(sha1.New, []byte(token))
+	mac.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// fakePublisher records what the handler publishes.
+type fakePublisher struct {
+	mu     sync.Mutex
+	events []mapper.Event
+}
+
+func (p *fakePublisher) Publish(ev mapper.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, ev)
+}
+
+func (p *fakePublisher) all() []mapper.Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]mapper.Event(nil), p.events...)
+}
+
+func (p *fakePublisher) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.events)
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger used from server goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// bridge is a webhook handler over a real roster and a fake publisher, served by httptest.
+type bridge struct {
+	t     *testing.T
+	opts  webhook.Options
+	store *roster.Memory
+	ros   *roster.Roster
+	pub   *fakePublisher
+	logs  *syncBuffer
+	srv   *httptest.Server
+}
+
+type bridgeOption func(*webhook.Options, *string)
+
+func withOptions(f func(*webhook.Options)) bridgeOption {
+	return func(o *webhook.Options, _ *string) { f(o) }
+}
+
+func withRooms(file string) bridgeOption {
+	return func(_ *webhook.Options, f *string) { *f = file }
+}
+
+func loadRooms(t *testing.T, file string) *rooms.Rooms {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rooms.Parse(b)
+	if err != nil {
+		t.Fatalf("rooms.Parse(%s): %v", file, err)
+	}
+	return rs
+}
+
+func newBridge(t *testing.T, options ...bridgeOption) *bridge {
+	t.Helper()
+	opts := webhook.Options{
+		PublicURL:         publicURL,
+		AuthToken:         authToken,
+		CallerID:          mapper.CallerIDMasked,
+		DefaultPictureURL: picture,
+	}
+	file := "rooms.json"
+	for _, o := range options {
+		o(&opts, &file)
+	}
+	rs := loadRooms(t, file)
+	b := &bridge{t: t, opts: opts, store: roster.NewMemory(), pub: &fakePublisher{}, logs: &syncBuffer{}}
+	b.ros = roster.New(b.store)
+	log := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := webhook.New(opts, b.ros, func() *rooms.Rooms { return rs }, b.pub, nil, log)
+	b.srv = httptest.NewServer(h)
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// request is one webhook request. By default it is signed for publicURL+path with authToken.
+type request struct {
+	method string // POST when empty
+	path   string // path and query
+	form   url.Values
+	body   string // raw body; the encoded form when empty
+	// signURL, when set, is the URL signed instead of publicURL+path.
+	signURL string
+	// signToken, when set, signs with this token instead of authToken.
+	signToken string
+	// signForm, when set, is signed instead of form (the sent body differs).
+	signForm url.Values
+	unsigned bool
+	header   map[string]string
+}
+
+func (b *bridge) do(req request) response {
+	b.t.Helper()
+	method := req.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	body := req.body
+	if body == "" && req.form != nil {
+		body = req.form.Encode()
+	}
+	hr, err := http.NewRequest(method, b.srv.URL+req.path, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	hr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if !req.unsigned {
+		u, tok, f := publicURL+req.path, authToken, req.form
+		if req.signURL != "" {
+			u = req.signURL
+		}
+		if req.signToken != "" {
+			tok = req.signToken
+		}
+		if req.signForm != nil {
+			f = req.signForm
+		}
+		hr.Header.Set("X-Twilio-Signature", twilioSignature(tok, u, f))
+	}
+	for k, v := range req.header {
+		if strings.EqualFold(k, "Host") {
+			hr.Host = v
+			continue
+		}
+		hr.Header.Set(k, v)
+	}
+	resp, err := b.srv.Client().Do(hr)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(rb)}
+}
+
+// post sends a signed POST and fails the test unless the status is want.
+func (b *bridge) post(path string, form url.Values, want int) response {
+	b.t.Helper()
+	r := b.do(request{path: path, form: form})
+	if r.status != want {
+		b.t.Fatalf("POST %s %v: status %d (%q); want %d", path, form, r.status, r.body, want)
+	}
+	return r
+}
+
+func (b *bridge) call(sid string) (roster.Call, bool) {
+	b.t.Helper()
+	c, ok, err := b.store.Get(context.Background(), sid)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return c, ok
+}
+
+func (b *bridge) live() []roster.Call {
+	b.t.Helper()
+	calls, err := b.store.Live(context.Background())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return calls
+}
+
+// Realistic Twilio bodies.
+
+func voiceForm(sid, from, to string, extra ...string) url.Values {
+	f := url.Values{
+		"AccountSid":    {accountSID},
+		"ApiVersion":    {"2010-04-01"},
+		"CallSid":       {sid},
+		"CallStatus":    {"ringing"},
+		"Called":        {to},
+		"Caller":        {from},
+		"CallerCountry": {"US"},
+		"Direction":     {"inbound"},
+		"From":          {from},
+		"To":            {to},
+	}
+	return set(f, extra...)
+}
+
+func pinForm(sid, from, to, digits string) url.Values {
+	return voiceForm(sid, from, to, "Digits", digits, "FinishedOnKey", "#", "CallStatus", "in-progress")
+}
+
+// confForm is a conference status callback; participant events carry CallSid and the
+// participant's state.
+func confForm(event, conf, topic string, seq int, sid string, extra ...string) url.Values {
+	f := url.Values{
+		"AccountSid":          {accountSID},
+		"ConferenceSid":       {conf},
+		"FriendlyName":        {topic},
+		"StatusCallbackEvent": {event},
+		"SequenceNumber":      {fmt.Sprint(seq)},
+		"Timestamp":           {"Thu, 1 Jun 2017 20:48:32 +0000"},
+	}
+	if strings.HasPrefix(event, "participant-") {
+		f.Set("CallSid", sid)
+		f.Set("Muted", "false")
+		f.Set("Hold", "false")
+		f.Set("Coaching", "false")
+		f.Set("EndConferenceOnExit", "false")
+		f.Set("StartConferenceOnEnter", "true")
+	}
+	switch event {
+	case "participant-mute":
+		f.Set("Muted", "true")
+	case "participant-hold":
+		f.Set("Hold", "true")
+	case "participant-leave":
+		f.Set("ParticipantCallStatus", "completed")
+		f.Set("ReasonParticipantLeft", "participant_hung_up")
+	case "conference-end":
+		f.Set("ReasonConferenceEnded", "last-participant-left")
+	}
+	return set(f, extra...)
+}
+
+func statusForm(sid, status string, seq int, extra ...string) url.Values {
+	f := url.Values{
+		"AccountSid":     {accountSID},
+		"ApiVersion":     {"2010-04-01"},
+		"CallSid":        {sid},
+		"CallStatus":     {status},
+		"Direction":      {"inbound"},
+		"From":           {unknownCaller},
+		"To":             {numA},
+		"SequenceNumber": {fmt.Sprint(seq)},
+		"CallbackSource": {"call-progress-events"},
+		"Timestamp":      {"Thu, 1 Jun 2017 20:49:10 +0000"},
+	}
+	return set(f, extra...)
+}
+
+// set applies key, value pairs; an empty value deletes the key.
+func set(f url.Values, kv ...string) url.Values {
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			f.Del(kv[i])
+		} else {
+			f.Set(kv[i], kv[i+1])
+		}
+	}
+	return f
+}
+
+// TwiML, parsed.
+
+type node struct {
+	XMLName  xml.Name
+	Attrs    []xml.Attr `xml:",any,attr"`
+	Text     string     `xml:",chardata"`
+	Children []node     `xml:",any"`
+}
+
+func (n node) attr(name string) (string, bool) {
+	for _, a := range n.Attrs {
+		if a.Name.Local == name {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// find returns the first descendant (or n itself) named name.
+func (n node) find(name string) (node, bool) {
+	if n.XMLName.Local == name {
+		return n, true
+	}
+	for _, c := range n.Children {
+		if f, ok := c.find(name); ok {
+			return f, true
+		}
+	}
+	return node{}, false
+}
+
+func (n node) names() []string {
+	var out []string
+	for _, c := range n.Children {
+		out = append(out, c.XMLName.Local)
+	}
+	return out
+}
+
+func parseTwiML(t *testing.T, r response) node {
+	t.Helper()
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d (%q); want 200 with TwiML", r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/xml") {
+		t.Errorf("Content-Type %q; want text/xml", ct)
+	}
+	var root node
+	if err := xml.Unmarshal([]byte(r.body), &root); err != nil {
+		t.Fatalf("TwiML %q does not parse: %v", r.body, err)
+	}
+	if root.XMLName.Local != "Response" {
+		t.Fatalf("root element %q; want Response", root.XMLName.Local)
+	}
+	return root
+}
