@@ -149,7 +149,10 @@ func (s *Server) Serve() {
 	}()
 }
 
-// Close closes every connection.
+// Close closes every room client's connection.
+//
+// It closes each room client's connection rather than go-socket.io's engine, whose Close
+// races with sessions being created (it closes a channel their goroutines send on).
 func (s *Server) Close() error {
 	if s.closed.Swap(true) {
 		return nil
@@ -157,7 +160,16 @@ func (s *Server) Close() error {
 	if s.stop != nil {
 		s.stop()
 	}
-	return s.io.Close()
+	s.mu.Lock()
+	conns := make([]socketio.Conn, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		conns = append(conns, sess.conn)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	return nil
 }
 
 // Handler serves socket.io under /socket.io/.
@@ -252,7 +264,7 @@ func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) {
 	if err != nil {
 		s.obs.Refused("subscribe")
 		s.log.Info("subscribe refused", "sub", sess.claims.Subject, "reason", err.Error())
-		c.Emit(EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		s.emit(c, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
 		return
 	}
 	sess.mu.Lock()
@@ -263,7 +275,7 @@ func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) {
 	if fresh {
 		s.obs.Subscribed(1)
 	}
-	c.Emit(EvSubscribed, channelReply{Channel: ch})
+	s.emit(c, EvSubscribed, channelReply{Channel: ch})
 }
 
 func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
@@ -273,7 +285,7 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 	}
 	ch, err := decodeChannel(raw)
 	if err != nil {
-		c.Emit(EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		s.emit(c, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
 		return
 	}
 	sess.mu.Lock()
@@ -289,7 +301,7 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 	if was {
 		s.obs.Subscribed(-1)
 	}
-	c.Emit(EvUnsubscribed, channelReply{Channel: ch})
+	s.emit(c, EvUnsubscribed, channelReply{Channel: ch})
 }
 
 // Publish sends ev to every subscriber of its topic, encoded once for all of them.

@@ -69,7 +69,7 @@ func senderOf(c *Claims) userSender {
 func (s *Server) refuse(sess *session, req presenceRequest, reason string) {
 	s.obs.Refused("presence")
 	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", truncate(req.Category, 60), "reason", reason)
-	sess.conn.Emit(EvPresenceResponse, invalid{
+	s.emit(sess.conn, EvPresenceResponse, invalid{
 		TopicID:          req.TopicID,
 		Sender:           senderOf(sess.claims),
 		Category:         mapper.CategoryInvalid,
@@ -169,11 +169,7 @@ func (s *Server) replay(sess *session, req presenceRequest) {
 		return
 	}
 	for _, ev := range events {
-		b, err := json.Marshal(ev)
-		if err != nil {
-			continue
-		}
-		sess.conn.Emit(EvPresenceResponse, encoded(b))
+		s.emit(sess.conn, EvPresenceResponse, ev)
 	}
 }
 
@@ -260,12 +256,12 @@ func (s *Server) broadcast(topicID string, payload any) {
 // send sends an event to every subscriber of a topic on every instance, encoded once. call
 // and version, when set, let receivers drop it if a newer event of the call came first.
 func (s *Server) send(topicID, call string, version int64, payload any) {
-	b, err := json.Marshal(payload)
+	b, err := encode(payload)
 	if err != nil {
 		s.log.Error("encode event", "err", err)
 		return
 	}
-	env := envelope{TopicID: topicID, CallSID: call, Version: version, Payload: b}
+	env := envelope{TopicID: topicID, CallSID: call, Version: version, Payload: json.RawMessage(b)}
 	if s.fanout != nil {
 		msg, err := json.Marshal(env)
 		if err == nil {
@@ -298,16 +294,8 @@ func (s *Server) deliver(env envelope) {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return
 	}
-	s.io.BroadcastToRoom(Namespace, room(env.TopicID), EvPresenceResponse, encoded(env.Payload))
+	s.io.BroadcastToRoom(Namespace, room(env.TopicID), EvPresenceResponse, encoded(asciiJSON(env.Payload)))
 }
-
-// encoded is JSON already encoded. go-socket.io looks for binary attachments in every
-// argument, walking slices element by element; a string kind it passes over, so an event is
-// encoded once and copied per subscriber instead of walked per byte.
-type encoded string
-
-// MarshalJSON implements json.Marshaler.
-func (e encoded) MarshalJSON() ([]byte, error) { return []byte(e), nil }
 
 func truncate(s string, n int) string {
 	if len(s) > n {

@@ -154,6 +154,9 @@ func (raw rawEnv) validate() (Config, error) {
 			bad("%s or %s is required outside dev mode", env("JWT_SECRET"), env("JWT_PUBLIC_KEY_FILE"))
 		}
 	}
+	if c.AuthToken != "" && !alphanumeric(string(c.AuthToken)) {
+		bad("TWILIO_AUTH_TOKEN must be letters and digits only, as Twilio issues it")
+	}
 	if c.AccountSID != "" && !validAccountSID(c.AccountSID) {
 		bad("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits")
 	}
@@ -192,6 +195,15 @@ func (raw rawEnv) validate() (Config, error) {
 		return Config{}, errors.New("configuration: " + strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+func alphanumeric(s string) bool {
+	for _, r := range s {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func validAccountSID(s string) bool {

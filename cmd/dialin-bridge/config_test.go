@@ -14,7 +14,7 @@ import (
 )
 
 const (
-	testToken     = "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+	testToken     = "tok9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 	testJWTSecret = "jwt-super-secret-0123456789abcdef"
 	testRedisPass = "redis-pa55word-xyz"
 	testSID       = "AC0123456789abcdef0123456789abcdef"
@@ -294,6 +294,7 @@ func TestValidate(t *testing.T) {
 		{name: "public URL without host", edit: func(r *rawEnv) { r.PublicURL = "https://" }, names: []string{"DIALIN_PUBLIC_URL"}},
 		{name: "API URL not absolute", edit: func(r *rawEnv) { r.TwilioApiUrl = "api.twilio.com" }, names: []string{"DIALIN_TWILIO_API_URL"}},
 		{name: "account SID too short", edit: func(r *rawEnv) { r.TwilioAccountSID = "AC123" }, names: []string{"TWILIO_ACCOUNT_SID"}},
+		{name: "auth token with other characters", edit: func(r *rawEnv) { r.TwilioAuthToken = "abc-def" }, names: []string{"TWILIO_AUTH_TOKEN"}},
 		{name: "account SID not hexadecimal", edit: func(r *rawEnv) { r.TwilioAccountSID = "AC" + strings.Repeat("z", 32) }, names: []string{"TWILIO_ACCOUNT_SID"}},
 		{name: "account SID of another kind", edit: func(r *rawEnv) { r.TwilioAccountSID = "SK0123456789abcdef0123456789abcdef" }, names: []string{"TWILIO_ACCOUNT_SID"}},
 		{name: "no JWT setting", edit: func(r *rawEnv) { r.JWTSecret, r.JWTPublicKeyFile = "", "" }, names: []string{"DIALIN_JWT_SECRET", "DIALIN_JWT_PUBLIC_KEY_FILE"}},

@@ -1,0 +1,37 @@
+// One room client for the end-to-end tests: a real socket.io-client 2.x connection to the
+// bridge's /chat namespace, driven over stdin and reported on stdout, one JSON object a line.
+//
+//   node roomclient.js BASE_URL TRANSPORT [TOKEN]
+//
+// stdout: {"type":"connect"} | {"type":"connect_error","error":…} | {"type":"disconnect","reason":…}
+//         | {"type":"event","name":…,"data":…} for every event the server emits.
+// stdin:  {"emit":NAME,"data":…} | {"close":true}
+'use strict';
+const io = require('socket.io-client');
+const readline = require('readline');
+
+const [base, transport, token] = process.argv.slice(2);
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const opts = { transports: [transport || 'websocket'], reconnection: false, forceNew: true, timeout: 5000 };
+if (token) opts.query = { token, tokenType: 'jwt' };
+const socket = io(base + '/chat', opts);
+
+// Report every event the server sends, whatever its name.
+const onevent = socket.onevent;
+socket.onevent = function (packet) {
+  const [name, data] = packet.data || [];
+  out({ type: 'event', name, data });
+  return onevent.call(this, packet);
+};
+socket.on('connect', () => out({ type: 'connect' }));
+socket.on('connect_error', (e) => out({ type: 'connect_error', error: String(e && e.message || e) }));
+socket.on('error', (e) => out({ type: 'error', error: String(e && e.message || e) }));
+socket.on('disconnect', (reason) => out({ type: 'disconnect', reason }));
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  if (!line.trim()) return;
+  const cmd = JSON.parse(line);
+  if (cmd.close) { socket.close(); setTimeout(() => process.exit(0), 50); return; }
+  if (cmd.emitRaw !== undefined) { socket.emit(cmd.emit, ...cmd.emitRaw); return; }
+  socket.emit(cmd.emit, cmd.data);
+}).on('close', () => { socket.close(); process.exit(0); });
