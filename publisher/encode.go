@@ -32,14 +32,7 @@ func encode(v any) (encoded, error) {
 // asciiJSON escapes the non-ASCII characters of valid JSON. Outside strings JSON is ASCII
 // already, so escaping every such character is correct wherever it stands.
 func asciiJSON(b []byte) []byte {
-	ascii := true
-	for _, c := range b {
-		if c >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if isASCII(b) {
 		return b
 	}
 	out := make([]byte, 0, len(b)+32)

@@ -28,3 +28,28 @@ func TestEncodeASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestReframe checks the rewriting of polling payloads: lengths in UTF-16 units in, ASCII
+// packets with byte lengths out.
+func TestReframe(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`12:42/chat,["x"]`, ""}, // ASCII: untouched
+		{`15:42/chat,["Zoë"]`, `20:42/chat,["Zo\u00eb"]`},
+		{`2:40` + `14:42/chat,["日本"]` + `1:2`, `2:40` + `24:42/chat,["\u65e5\u672c"]` + `1:2`},
+		{`16:42/chat,["📞 a"]`, `26:42/chat,["\ud83d\udcde a"]`},
+		{`99:42/chat,["Zoë"]`, ""}, // length beyond the body: left for go-socket.io to refuse
+		{`x:42/chat,["Zoë"]`, ""},
+	}
+	for _, tc := range tests {
+		got, ok := reframe([]byte(tc.in))
+		if tc.want == "" {
+			if ok {
+				t.Errorf("reframe(%q) = %q; want untouched", tc.in, got)
+			}
+			continue
+		}
+		if !ok || string(got) != tc.want {
+			t.Errorf("reframe(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		}
+	}
+}

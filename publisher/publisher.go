@@ -101,6 +101,10 @@ func New(opts Options, log *slog.Logger) *Server {
 	s := &Server{
 		io: socketio.NewServer(&engineio.Options{
 			Transports: []transport.Transport{polling.Default, websocket.Default},
+			// A client that vanishes without closing (a killed tab, a lost network) is
+			// noticed within PingInterval+PingTimeout, and the topic hears it left.
+			PingInterval: 10 * time.Second,
+			PingTimeout:  5 * time.Second,
 		}),
 		auth:     opts.Auth,
 		roster:   opts.Roster,
@@ -173,7 +177,7 @@ func (s *Server) Close() error {
 }
 
 // Handler serves socket.io under /socket.io/.
-func (s *Server) Handler() http.Handler { return s.io }
+func (s *Server) Handler() http.Handler { return asciiPolling(s.io) }
 
 // room is the socket.io room of a topic's subscribers.
 func room(topicID string) string { return "topic:" + topicID }
