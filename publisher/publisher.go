@@ -177,7 +177,7 @@ func (s *Server) Close() error {
 }
 
 // Handler serves socket.io under /socket.io/.
-func (s *Server) Handler() http.Handler { return asciiPolling(s.io) }
+func (s *Server) Handler() http.Handler { return pollingFixes(s.io) }
 
 // room is the socket.io room of a topic's subscribers.
 func room(topicID string) string { return "topic:" + topicID }

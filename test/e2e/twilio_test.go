@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeTwilio answers the parts of Twilio's REST API the bridge uses, with Twilio's documented
@@ -21,6 +22,7 @@ type fakeTwilio struct {
 	confs    map[string]*fakeConf // by ConferenceSid
 	requests []string             // "METHOD path?query form"
 	failing  int                  // HTTP status to answer everything with; 0: answer normally
+	delay    time.Duration        // how long each answer waits
 	hangups  []string             // CallSids hung up
 }
 
@@ -66,6 +68,12 @@ func (f *fakeTwilio) end(sids ...string) {
 	}
 }
 
+func (f *fakeTwilio) slow(d time.Duration) {
+	f.mu.Lock()
+	f.delay = d
+	f.mu.Unlock()
+}
+
 func (f *fakeTwilio) fail(status int) {
 	f.mu.Lock()
 	f.failing = status
@@ -96,8 +104,9 @@ func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	f.mu.Lock()
 	f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI()+" "+r.PostForm.Encode())
-	failing := f.failing
+	failing, delay := f.failing, f.delay
 	f.mu.Unlock()
+	time.Sleep(delay)
 	if user, pass, ok := r.BasicAuth(); !ok || user != accountID || pass != authToken {
 		twilioError(w, 401, 20003, "Authenticate")
 		return
