@@ -3,23 +3,31 @@ package publisher
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
 // Fanout carries events between bridge instances, so that every room client sees every
-// event of its topic whichever instance it is connected to. An instance receives its own
-// messages too, and delivers to its clients only what it receives.
+// event of its topic whichever instance it is connected to. An instance delivers its own
+// events to its own clients directly, and sends them through the fan-out for the others;
+// what it receives back of its own it ignores.
 type Fanout interface {
 	Send(ctx context.Context, msg []byte) error
 	// Run delivers every message sent by any instance until ctx is done.
 	Run(ctx context.Context, deliver func(msg []byte))
+	// Check reports whether a message sent now would come back: the subscription is live.
+	Check(ctx context.Context) error
 }
 
 // envelope is an event on its way to every instance.
 type envelope struct {
+	Origin  string          `json:"o"` // the sending instance
 	TopicID string          `json:"t"`
 	CallSID string          `json:"c,omitempty"`
 	Version int64           `json:"v,omitempty"`
@@ -30,7 +38,11 @@ type envelope struct {
 type RedisFanout struct {
 	rdb     redis.UniversalClient
 	channel string
+	probes  sync.Map // probe id → chan struct{}
 }
+
+// probePrefix marks a Check's message; events are JSON objects and never start with it.
+const probePrefix = "probe:"
 
 // NewRedisFanout returns a Fanout on channel.
 func NewRedisFanout(rdb redis.UniversalClient, channel string) *RedisFanout {
@@ -55,8 +67,32 @@ func (f *RedisFanout) Run(ctx context.Context, deliver func([]byte)) {
 			if !ok {
 				return
 			}
+			if id, isProbe := strings.CutPrefix(m.Payload, probePrefix); isProbe {
+				if done, mine := f.probes.LoadAndDelete(id); mine {
+					close(done.(chan struct{}))
+				}
+				continue
+			}
 			deliver([]byte(m.Payload))
 		}
+	}
+}
+
+// Check implements Fanout: it sends a probe and waits for it to come back. After Redis
+// restarts, go-redis resubscribes a moment later; until then events would reach no one.
+func (f *RedisFanout) Check(ctx context.Context) error {
+	id := uuid.NewString()
+	done := make(chan struct{})
+	f.probes.Store(id, done)
+	defer f.probes.Delete(id)
+	if err := f.rdb.Publish(ctx, f.channel, probePrefix+id).Err(); err != nil {
+		return fmt.Errorf("fan-out: %w", err)
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return errors.New("fan-out: subscription not live yet")
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	socketio "github.com/googollee/go-socket.io"
 	"github.com/googollee/go-socket.io/engineio"
 	"github.com/googollee/go-socket.io/engineio/transport"
@@ -63,14 +64,15 @@ type Options struct {
 
 // Server is the socket.io server of the room side.
 type Server struct {
-	io     *socketio.Server
-	auth   *Auth
-	roster Roster
-	fanout Fanout
-	seen   versions
-	stop   context.CancelFunc
-	log    *slog.Logger
-	obs    Observer
+	io       *socketio.Server
+	auth     *Auth
+	roster   Roster
+	fanout   Fanout
+	instance string // this process, in fan-out messages
+	seen     versions
+	stop     context.CancelFunc
+	log      *slog.Logger
+	obs      Observer
 
 	mu       sync.Mutex
 	sessions map[string]*session // by socket.io connection id
@@ -101,14 +103,17 @@ func New(opts Options, log *slog.Logger) *Server {
 	s := &Server{
 		io: socketio.NewServer(&engineio.Options{
 			Transports: []transport.Transport{polling.Default, websocket.Default},
-			// A client that vanishes without closing (a killed tab, a lost network) is
-			// noticed within PingInterval+PingTimeout, and the topic hears it left.
+			// Clients ping every PingInterval. go-socket.io drops a connection that reads
+			// nothing for PingTimeout (not interval plus timeout), so the timeout must be the
+			// longer: a client that vanishes without closing (a killed tab, a lost network)
+			// is noticed within 15 s, and the topic hears it left.
 			PingInterval: 10 * time.Second,
-			PingTimeout:  5 * time.Second,
+			PingTimeout:  15 * time.Second,
 		}),
 		auth:     opts.Auth,
 		roster:   opts.Roster,
 		fanout:   opts.Fanout,
+		instance: uuid.NewString(),
 		log:      log,
 		obs:      opts.Observer,
 		sessions: make(map[string]*session),
@@ -174,6 +179,15 @@ func (s *Server) Close() error {
 		c.Close()
 	}
 	return nil
+}
+
+// Ready reports whether events reach every instance: with a fan-out, that its subscription
+// is live.
+func (s *Server) Ready(ctx context.Context) error {
+	if s.fanout == nil {
+		return nil
+	}
+	return s.fanout.Check(ctx)
 }
 
 // Handler serves socket.io under /socket.io/.

@@ -261,29 +261,32 @@ func (s *Server) send(topicID, call string, version int64, payload any) {
 		s.log.Error("encode event", "err", err)
 		return
 	}
-	env := envelope{TopicID: topicID, CallSID: call, Version: version, Payload: json.RawMessage(b)}
-	if s.fanout != nil {
-		msg, err := json.Marshal(env)
-		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			err = s.fanout.Send(ctx, msg)
-			cancel()
-		}
-		if err == nil {
-			return
-		}
-		// Other instances miss this one; this instance's clients at least see it.
-		s.log.Error("fan-out failed; delivering to this instance's clients only", "err", err)
-	}
+	env := envelope{Origin: s.instance, TopicID: topicID, CallSID: call, Version: version, Payload: json.RawMessage(b)}
 	s.deliver(env)
+	if s.fanout == nil {
+		return
+	}
+	msg, err := json.Marshal(env)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err = s.fanout.Send(ctx, msg)
+		cancel()
+	}
+	if err != nil {
+		// Clients of other instances miss this event; reconciliation catches parties up.
+		s.log.Error("fan-out to other instances failed", "err", err)
+	}
 }
 
-// receive delivers an event another instance (or this one) sent through the fan-out.
+// receive delivers an event another instance sent through the fan-out.
 func (s *Server) receive(msg []byte) {
 	var env envelope
 	if err := json.Unmarshal(msg, &env); err != nil || env.TopicID == "" {
 		s.log.Warn("dropping malformed fan-out message")
 		return
+	}
+	if env.Origin == s.instance {
+		return // delivered when it was sent
 	}
 	s.deliver(env)
 }

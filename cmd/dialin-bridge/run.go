@@ -165,7 +165,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}, ros, current.Load, pub, met, log)
 
 	var reconciled atomic.Bool
-	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks, met, &reconciled)
+	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks, pub, met, &reconciled)
 	go reloadOnHUP(ctx, cfg, log, &current)
 
 	mux := http.NewServeMux()
@@ -181,6 +181,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		defer cancel()
 		if err := store.Ping(pctx); err != nil {
 			http.Error(w, "store not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := pub.Ready(pctx); err != nil {
+			http.Error(w, "events not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		if !reconciled.Load() {
@@ -225,11 +229,19 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // reconcileLoop reconciles the roster with Twilio at start and every interval.
-func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, hooks *webhook.Handler, met *metrics.Metrics, done *atomic.Bool) {
+func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, hooks *webhook.Handler, pub *publisher.Server, met *metrics.Metrics, done *atomic.Bool) {
 	tick := time.NewTicker(cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
-		if twilio != nil {
+		// What reconciliation emits must reach every instance's clients: with a fan-out
+		// whose subscription is not live (Redis just came back), wait for the next tick.
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		fanoutErr := pub.Ready(pctx)
+		cancel()
+		if fanoutErr != nil {
+			log.Warn("reconciliation postponed", "err", fanoutErr)
+		}
+		if twilio != nil && fanoutErr == nil {
 			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
 			ended, joined, err := ros.Reconcile(rctx, liveCalls(twilio), hooks.Fallback, hooks.Emit())
 			cancel()

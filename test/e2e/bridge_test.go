@@ -169,7 +169,16 @@ func startBridge(t testing.TB, env map[string]string) *bridge {
 	}
 	b := &bridge{t: t, URL: "http://" + env["DIALIN_LISTEN_ADDR"], env: env}
 	b.start()
-	t.Cleanup(func() { b.stop(syscall.SIGTERM) })
+	t.Cleanup(func() {
+		b.stop(syscall.SIGTERM)
+		if t.Failed() {
+			logs := b.Logs()
+			if len(logs) > 20000 {
+				logs = "…" + logs[len(logs)-20000:]
+			}
+			t.Logf("bridge %s logs:\n%s", b.URL, logs)
+		}
+	})
 	return b
 }
 
@@ -579,6 +588,9 @@ func (c *client) waitEvent(name string) json.RawMessage {
 			}
 			if m.Type == "event" && m.Name == name {
 				return m.Data
+			}
+			if m.Type == "disconnect" || m.Type == "error" {
+				c.t.Fatalf("client lost its connection waiting for %s: %+v", name, m)
 			}
 		case <-deadline:
 			c.t.Fatalf("no %s within %v", name, eventWait)

@@ -501,3 +501,17 @@ func TestReloadRooms(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	checkConference(t, b, parseTwiML(t, b.mustPost("/twilio/voice", voiceForm(callSID(3), unknownCaller, newNumber), 200)), newTopic)
 }
+
+// TestIdleClientsStay: a subscriber that only listens keeps its connection past the ping
+// interval and gets events then.
+func TestIdleClientsStay(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, prodEnv(t, nil))
+	ws := subscriber(t, b, topicA, "websocket")
+	poll := subscriber(t, b, topicA, "polling")
+	time.Sleep(22 * time.Second) // two ping intervals
+	b.dialIn(callSID(1), unknownCaller, numA, confSID(1), topicA, 1)
+	for _, c := range []*client{ws, poll} {
+		checkPhone(t, c.nextPresence(), online, topicA, callSID(1), joined)
+	}
+}
