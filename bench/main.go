@@ -13,10 +13,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -30,12 +27,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -163,9 +161,8 @@ func load(o options) (report, error) {
 	joinStart := time.Now()
 	parallel(o.calls, o.concurrency, func(i int) {
 		sid := sids[i]
-		if post("/twilio/voice", url.Values{"CallSid": {sid}, "AccountSid": {"AC" + strings.Repeat("0", 32)},
-			"From": {fmt.Sprintf("+1415555%04d", i%10000)}, "To": {"+15005550006"}, "CallStatus": {"ringing"},
-			"Direction": {"inbound"}, "SipHeader_X-Topic-Id": {o.topic}}) != nil {
+		voice := twiliotest.Voice(sid, fmt.Sprintf("+1415555%04d", i%10000), "+15005550006", "SipHeader_X-Topic-Id", o.topic)
+		if post("/twilio/voice", voice) != nil {
 			return
 		}
 		sent[i] = time.Now().UnixMicro()
@@ -214,33 +211,7 @@ func load(o options) (report, error) {
 }
 
 func participant(conf, topic, sid, event string, seq int64) url.Values {
-	return url.Values{
-		"AccountSid": {"AC" + strings.Repeat("0", 32)}, "ConferenceSid": {conf}, "FriendlyName": {topic},
-		"StatusCallbackEvent": {event}, "CallSid": {sid}, "Muted": {"false"}, "Hold": {"false"},
-		"Coaching": {"false"}, "EndConferenceOnExit": {"false"}, "StartConferenceOnEnter": {"true"},
-		"SequenceNumber": {strconv.FormatInt(seq, 10)}, "Timestamp": {time.Now().UTC().Format("Mon, 2 Jan 2006 15:04:05 -0700")},
-	}
-}
-
-// sign computes X-Twilio-Signature as Twilio documents it: HMAC-SHA1 over the full URL
-// followed by each POST parameter's name and value, sorted by name, in base64.
-func sign(token, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(fullURL)
-	for _, k := range keys {
-		for _, v := range form[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	return twiliotest.Conference(event, conf, topic, int(seq), sid)
 }
 
 func postSigned(client *http.Client, o options, path string, form url.Values) error {
@@ -250,7 +221,7 @@ func postSigned(client *http.Client, o options, path string, form url.Values) er
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if o.authToken != "" {
-		req.Header.Set("X-Twilio-Signature", sign(o.authToken, o.publicURL+path, form))
+		req.Header.Set("X-Twilio-Signature", twiliotest.Sign(o.authToken, o.publicURL+path, form))
 	}
 	resp, err := client.Do(req)
 	if err != nil {

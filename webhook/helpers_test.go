@@ -3,11 +3,7 @@ package webhook_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/xml"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,10 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
@@ -41,34 +38,17 @@ const (
 	knownCaller   = "+14155550100" // in the directory
 	unknownCaller = "+14155550123" // not in the directory
 
-	accountSID = "AC0123456789abcdef0123456789abcdef"
+	accountSID = twiliotest.AccountSID
 	picture    = "https://example.com/default.png"
 )
 
-func callSID(n int) string { return fmt.Sprintf("CA%032x", n) }
-func confSID(n int) string { return fmt.Sprintf("CF%032x", n) }
+var (
+	callSID = twiliotest.CallSID
+	confSID = twiliotest.ConfSID
+)
 
-// twilioSignature is Twilio's documented webhook signature: HMAC-SHA1, keyed with the auth
-// token, over the full URL followed by each POST parameter's name and value, sorted by name;
-// base64.
-func twilioSignature(token, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString(fullURL)
-	for _, k := range keys {
-		for _, v := range form[k] {
-			b.WriteString(k)
-			b.WriteString(v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(b.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
+// twilioSignature is Twilio's documented webhook signature.
+var twilioSignature = twiliotest.Sign
 
 // fakePublisher records what the handler publishes.
 type fakePublisher struct {
@@ -267,85 +247,15 @@ func (b *bridge) live() []roster.Call {
 
 // Realistic Twilio bodies.
 
-func voiceForm(sid, from, to string, extra ...string) url.Values {
-	f := url.Values{
-		"AccountSid":    {accountSID},
-		"ApiVersion":    {"2010-04-01"},
-		"CallSid":       {sid},
-		"CallStatus":    {"ringing"},
-		"Called":        {to},
-		"Caller":        {from},
-		"CallerCountry": {"US"},
-		"Direction":     {"inbound"},
-		"From":          {from},
-		"To":            {to},
-	}
-	return set(f, extra...)
-}
+var (
+	voiceForm  = twiliotest.Voice
+	confForm   = twiliotest.Conference
+	statusForm = twiliotest.Status
+	set        = twiliotest.Set
+)
 
 func pinForm(sid, from, to, digits string) url.Values {
 	return voiceForm(sid, from, to, "Digits", digits, "FinishedOnKey", "#", "CallStatus", "in-progress")
-}
-
-// confForm is a conference status callback; participant events carry CallSid and the
-// participant's state.
-func confForm(event, conf, topic string, seq int, sid string, extra ...string) url.Values {
-	f := url.Values{
-		"AccountSid":          {accountSID},
-		"ConferenceSid":       {conf},
-		"FriendlyName":        {topic},
-		"StatusCallbackEvent": {event},
-		"SequenceNumber":      {fmt.Sprint(seq)},
-		"Timestamp":           {"Thu, 1 Jun 2017 20:48:32 +0000"},
-	}
-	if strings.HasPrefix(event, "participant-") {
-		f.Set("CallSid", sid)
-		f.Set("Muted", "false")
-		f.Set("Hold", "false")
-		f.Set("Coaching", "false")
-		f.Set("EndConferenceOnExit", "false")
-		f.Set("StartConferenceOnEnter", "true")
-	}
-	switch event {
-	case "participant-mute":
-		f.Set("Muted", "true")
-	case "participant-hold":
-		f.Set("Hold", "true")
-	case "participant-leave":
-		f.Set("ParticipantCallStatus", "completed")
-		f.Set("ReasonParticipantLeft", "participant_hung_up")
-	case "conference-end":
-		f.Set("ReasonConferenceEnded", "last-participant-left")
-	}
-	return set(f, extra...)
-}
-
-func statusForm(sid, status string, seq int, extra ...string) url.Values {
-	f := url.Values{
-		"AccountSid":     {accountSID},
-		"ApiVersion":     {"2010-04-01"},
-		"CallSid":        {sid},
-		"CallStatus":     {status},
-		"Direction":      {"inbound"},
-		"From":           {unknownCaller},
-		"To":             {numA},
-		"SequenceNumber": {fmt.Sprint(seq)},
-		"CallbackSource": {"call-progress-events"},
-		"Timestamp":      {"Thu, 1 Jun 2017 20:49:10 +0000"},
-	}
-	return set(f, extra...)
-}
-
-// set applies key, value pairs; an empty value deletes the key.
-func set(f url.Values, kv ...string) url.Values {
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "" {
-			f.Del(kv[i])
-		} else {
-			f.Set(kv[i], kv[i+1])
-		}
-	}
-	return f
 }
 
 // TwiML, parsed.

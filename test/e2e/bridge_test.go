@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -21,18 +20,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 )
 
 const (
 	authToken = "e2e0auth0token0123456789abcdef01"
 	jwtSecret = "e2e-jwt-secret-0123456789abcdef"
-	accountID = "AC0123456789abcdef0123456789abcdef"
+	accountID = twiliotest.AccountSID
 
 	topicA = "5a1339868509b80641a56655"
 	topicB = "5f06c25e574ca36b54cb4cdf"
@@ -257,27 +257,8 @@ func (b *bridge) restart() { b.start() }
 
 func (b *bridge) Logs() string { return b.logs.String() }
 
-// sign is X-Twilio-Signature as Twilio documents it: HMAC-SHA1, keyed with the auth token,
-// over the full URL followed by every POST parameter's name and value, sorted by name; base64.
-func sign(token, fullURL string, form url.Values) string {
-	keys := make([]string, 0, len(form))
-	for k := range form {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var s strings.Builder
-	s.WriteString(fullURL)
-	for _, k := range keys {
-		vs := append([]string(nil), form[k]...)
-		sort.Strings(vs)
-		for _, v := range vs {
-			s.WriteString(k + v)
-		}
-	}
-	mac := hmac.New(sha1.New, []byte(token))
-	mac.Write([]byte(s.String()))
-	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
+// sign is X-Twilio-Signature, computed as Twilio documents it.
+var sign = twiliotest.Sign
 
 type response struct {
 	Status int
@@ -341,61 +322,13 @@ func (b *bridge) mustPost(path string, form url.Values, want int) response {
 }
 
 // Twilio request bodies, with the parameters Twilio sends.
-
-func callSID(n int) string { return fmt.Sprintf("CA%032x", n) }
-func confSID(n int) string { return fmt.Sprintf("CF%032x", n) }
-
-func voiceForm(sid, from, to string, extra ...string) url.Values {
-	f := url.Values{
-		"AccountSid": {accountID}, "ApiVersion": {"2010-04-01"}, "CallSid": {sid}, "CallStatus": {"ringing"},
-		"Direction": {"inbound"}, "From": {from}, "To": {to}, "Caller": {from}, "Called": {to},
-		"FromCountry": {"US"}, "ToCountry": {"US"},
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		f.Set(extra[i], extra[i+1])
-	}
-	return f
-}
-
-func confForm(event, conf, topic string, seq int, sid string, extra ...string) url.Values {
-	f := url.Values{
-		"AccountSid": {accountID}, "ConferenceSid": {conf}, "FriendlyName": {topic},
-		"StatusCallbackEvent": {event}, "SequenceNumber": {fmt.Sprint(seq)},
-		"Timestamp": {time.Now().UTC().Format("Mon, 2 Jan 2006 15:04:05 -0700")},
-	}
-	if sid != "" {
-		f.Set("CallSid", sid)
-		f.Set("Muted", "false")
-		f.Set("Hold", "false")
-		f.Set("Coaching", "false")
-		f.Set("EndConferenceOnExit", "false")
-		f.Set("StartConferenceOnEnter", "true")
-	}
-	switch event {
-	case "participant-mute":
-		f.Set("Muted", "true")
-	case "participant-hold":
-		f.Set("Hold", "true")
-	case "participant-leave":
-		f.Set("ReasonParticipantLeft", "participant_hung_up")
-		f.Set("ParticipantCallStatus", "completed")
-	case "conference-end":
-		f.Set("ReasonConferenceEnded", "last-participant-left")
-		f.Set("Reason", "Participant "+sid+" left")
-	}
-	for i := 0; i+1 < len(extra); i += 2 {
-		f.Set(extra[i], extra[i+1])
-	}
-	return f
-}
-
-func statusForm(sid, status string, seq int) url.Values {
-	return url.Values{
-		"AccountSid": {accountID}, "ApiVersion": {"2010-04-01"}, "CallSid": {sid}, "CallStatus": {status},
-		"Direction": {"inbound"}, "From": {unknownCaller}, "To": {numA}, "SequenceNumber": {fmt.Sprint(seq)},
-		"CallDuration": {"42"}, "Timestamp": {time.Now().UTC().Format("Mon, 2 Jan 2006 15:04:05 -0700")},
-	}
-}
+var (
+	callSID    = twiliotest.CallSID
+	confSID    = twiliotest.ConfSID
+	voiceForm  = twiliotest.Voice
+	confForm   = twiliotest.Conference
+	statusForm = twiliotest.Status
+)
 
 // dialIn routes a call to its topic by number and joins it to the conference.
 func (b *bridge) dialIn(sid, from, to, conf, topic string, seq int) {
