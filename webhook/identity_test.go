@@ -13,6 +13,14 @@ import (
 
 var nonDigits = regexp.MustCompile(`[^0-9]`)
 
+// noFullNumber fails when a display name holds the unknown caller's full number.
+func noFullNumber(t *testing.T, d string) {
+	t.Helper()
+	if strings.Contains(nonDigits.ReplaceAllString(d, ""), "4155550123") {
+		t.Errorf("displayname %q shows the full number", d)
+	}
+}
+
 func TestIdentity(t *testing.T) {
 	type want struct {
 		username, displayname, picture, role string
@@ -69,36 +77,11 @@ func TestIdentity(t *testing.T) {
 			want: want{"", "WIRELESS CALLER", picture, "guest"}},
 		{name: "CallerName, hidden", mode: mapper.CallerIDHidden, from: unknownCaller, callerName: "DOE JANE",
 			want: want{"", "DOE JANE", picture, "guest"}},
-		{name: "CallerName that is the number, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: unknownCaller,
-			check: func(t *testing.T, d string) {
-				if strings.Contains(nonDigits.ReplaceAllString(d, ""), "4155550123") {
-					t.Errorf("displayname %q shows the full number", d)
-				}
-			}},
-		{name: "CallerName 4155550123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "4155550123",
-			check: func(t *testing.T, d string) {
-				if strings.Contains(nonDigits.ReplaceAllString(d, ""), "4155550123") {
-					t.Errorf("displayname %q shows the full number", d)
-				}
-			}},
-		{name: "CallerName 14155550123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "14155550123",
-			check: func(t *testing.T, d string) {
-				if strings.Contains(nonDigits.ReplaceAllString(d, ""), "4155550123") {
-					t.Errorf("displayname %q shows the full number", d)
-				}
-			}},
-		{name: "CallerName +1 415-555-0123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "+1 415-555-0123",
-			check: func(t *testing.T, d string) {
-				if strings.Contains(nonDigits.ReplaceAllString(d, ""), "4155550123") {
-					t.Errorf("displayname %q shows the full number", d)
-				}
-			}},
-		{name: "CallerName (415) 555-0123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "(415) 555-0123",
-			check: func(t *testing.T, d string) {
-				if strings.Contains(nonDigits.ReplaceAllString(d, ""), "4155550123") {
-					t.Errorf("displayname %q shows the full number", d)
-				}
-			}},
+		{name: "CallerName that is the number, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: unknownCaller, check: noFullNumber},
+		{name: "CallerName 4155550123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "4155550123", check: noFullNumber},
+		{name: "CallerName 14155550123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "14155550123", check: noFullNumber},
+		{name: "CallerName +1 415-555-0123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "+1 415-555-0123", check: noFullNumber},
+		{name: "CallerName (415) 555-0123 is a number in another form, masked", mode: mapper.CallerIDMasked, from: unknownCaller, callerName: "(415) 555-0123", check: noFullNumber},
 		{name: "withheld: anonymous", mode: mapper.CallerIDFull, from: "anonymous", want: want{"", "Anonymous caller", picture, "guest"}},
 		{name: "withheld: Anonymous", mode: mapper.CallerIDMasked, from: "Anonymous", want: want{"", "Anonymous caller", picture, "guest"}},
 		{name: "withheld: restricted", mode: mapper.CallerIDMasked, from: "restricted", want: want{"", "Anonymous caller", picture, "guest"}},
