@@ -255,24 +255,33 @@ func (b *Bolt) live(prefix []byte) ([]Call, error) {
 }
 
 // Sweep implements Store.
-func (b *Bolt) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+func (b *Bolt) Sweep(ctx context.Context, now time.Time) (int, error) {
 	n := 0
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		calls := tx.Bucket(bucketCalls)
-		var gone [][]byte
+	err := b.batch(ctx, func(tx *bolt.Tx) error {
+		calls, live := tx.Bucket(bucketCalls), tx.Bucket(bucketLive)
+		n = 0
+		var gone []Call
 		err := calls.ForEach(func(k, v []byte) error {
 			c, err := decodeCall(string(k), v)
-			if err != nil || (c.State == Ended && c.Since.Before(cutoff)) {
-				gone = append(gone, append([]byte(nil), k...))
+			if err != nil {
+				c = Call{CallSID: string(k), State: Ended} // unreadable: drop it
+			}
+			if err != nil || Stale(c, now) {
+				gone = append(gone, c)
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		for _, k := range gone {
-			if err := calls.Delete(k); err != nil {
+		for _, c := range gone {
+			if err := calls.Delete([]byte(c.CallSID)); err != nil {
 				return err
+			}
+			if c.State != Ended {
+				if err := live.Delete(liveKey(c.TopicID, c.CallSID)); err != nil {
+					return err
+				}
 			}
 		}
 		n = len(gone)

@@ -75,12 +75,12 @@ func (m *Memory) list(keep func(Call) bool) ([]Call, error) {
 }
 
 // Sweep implements Store.
-func (m *Memory) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+func (m *Memory) Sweep(ctx context.Context, now time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
 	for sid, c := range m.calls {
-		if c.State == Ended && c.Since.Before(cutoff) {
+		if Stale(c, now) {
 			delete(m.calls, sid)
 			n++
 		}

@@ -72,9 +72,10 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(top
 	return ended, joined, nil
 }
 
-// Sweep forgets tombstones older than TombstoneTTL.
+// Sweep forgets stale calls: tombstones older than TombstoneTTL, and calls that never
+// joined older than RoutingTTL.
 func (r *Roster) Sweep(ctx context.Context) (int, error) {
-	n, err := r.store.Sweep(ctx, r.now().Add(-TombstoneTTL))
+	n, err := r.store.Sweep(ctx, r.now())
 	if err != nil {
 		return n, fmt.Errorf("sweep tombstones: %w", err)
 	}

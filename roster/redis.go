@@ -84,9 +84,12 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 			return fmt.Errorf("encode call: %w", err)
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			var ttl time.Duration
-			if c.State == Ended {
+			var ttl time.Duration // online calls stay until they end
+			switch c.State {
+			case Ended:
 				ttl = TombstoneTTL
+			case Routing:
+				ttl = RoutingTTL
 			}
 			p.Set(ctx, key, b, ttl)
 			if found && before.State != Ended && (before.TopicID != c.TopicID || c.State == Ended) {
@@ -151,7 +154,9 @@ func (r *Redis) members(ctx context.Context, set string) ([]Call, error) {
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
-			continue // expired or deleted meanwhile
+			// Expired (a routing call never joined) or deleted meanwhile: forget it here.
+			r.rdb.SRem(ctx, set, sids[i])
+			continue
 		}
 		c, err := decodeCall(sids[i], []byte(s))
 		if err != nil {
@@ -164,9 +169,10 @@ func (r *Redis) members(ctx context.Context, set string) ([]Call, error) {
 	return out, nil
 }
 
-// Sweep implements Store. Ended calls expire by themselves in Redis; Sweep only drops set
-// members whose call key is gone.
-func (r *Redis) Sweep(ctx context.Context, cutoff time.Time) (int, error) {
+// Sweep implements Store. Stale calls expire by themselves in Redis (see Update); Sweep only
+// drops members of the live set whose call key is gone. Topic sets are cleaned as they are
+// read.
+func (r *Redis) Sweep(ctx context.Context, now time.Time) (int, error) {
 	sids, err := r.rdb.SMembers(ctx, r.liveKey()).Result()
 	if err != nil {
 		return 0, err

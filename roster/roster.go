@@ -74,9 +74,26 @@ type Store interface {
 	Topic(ctx context.Context, topicID string) ([]Call, error)
 	// Live returns every call that has not ended, in no particular order.
 	Live(ctx context.Context) ([]Call, error)
-	// Sweep deletes ended calls whose Since is before cutoff and reports how many went.
-	Sweep(ctx context.Context, cutoff time.Time) (int, error)
+	// Sweep deletes the calls that are stale at now (see Stale) and reports how many went.
+	Sweep(ctx context.Context, now time.Time) (int, error)
 	// Ping reports whether the store answers.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// RoutingTTL is how long a call may stay routing (answered, never joined) before it is
+// forgotten: a call whose end Twilio never reported, because the number has no status
+// callback, must not stay in the store for ever.
+const RoutingTTL = 12 * time.Hour
+
+// Stale reports whether a call can be forgotten at now: ended longer ago than TombstoneTTL,
+// or routing longer than RoutingTTL. Online calls are never stale; reconciliation ends them.
+func Stale(c Call, now time.Time) bool {
+	switch c.State {
+	case Ended:
+		return c.Since.Before(now.Add(-TombstoneTTL))
+	case Routing:
+		return c.Since.Before(now.Add(-RoutingTTL))
+	}
+	return false
 }

@@ -122,26 +122,34 @@ func TestStores(t *testing.T) {
 			t.Run("sweep", func(t *testing.T) {
 				s := open(t)
 				defer s.Close()
-				old := time.Now().Add(-2 * TombstoneTTL)
-				for sid, st := range map[string]State{"CAold": Ended, "CAnew": Ended, "CAlive": Online} {
-					since := time.Now()
-					if sid == "CAold" {
-						since = old
-					}
-					s.Update(ctx, sid, func(c *Call, _ bool) bool { c.State, c.Since, c.TopicID = st, since, "A"; return true })
+				now := time.Now()
+				for sid, c := range map[string]Call{
+					"CAoldEnded":   {State: Ended, Since: now.Add(-TombstoneTTL - time.Minute)},
+					"CAnewEnded":   {State: Ended, Since: now.Add(-time.Minute)},
+					"CAoldRouting": {State: Routing, Since: now.Add(-RoutingTTL - time.Minute)},
+					"CAnewRouting": {State: Routing, Since: now.Add(-time.Hour)},
+					"CAlongOnline": {State: Online, Since: now.Add(-48 * time.Hour)},
+				} {
+					s.Update(ctx, sid, func(cc *Call, _ bool) bool { *cc = c; cc.TopicID = "A"; return true })
 				}
-				if _, err := s.Sweep(ctx, time.Now().Add(-TombstoneTTL)); err != nil {
+				if _, err := s.Sweep(ctx, now); err != nil {
 					t.Fatal(err)
 				}
-				_, liveFound, _ := s.Get(ctx, "CAlive")
-				_, newFound, _ := s.Get(ctx, "CAnew")
-				if !liveFound || !newFound {
-					t.Errorf("sweep removed a live call or a fresh tombstone: live %v new %v", liveFound, newFound)
-				}
-				if _, isRedis := s.(*Redis); !isRedis { // Redis expires tombstones by TTL
-					if _, found, _ := s.Get(ctx, "CAold"); found {
-						t.Error("old tombstone survived the sweep")
+				for _, sid := range []string{"CAnewEnded", "CAnewRouting", "CAlongOnline"} {
+					if _, found, _ := s.Get(ctx, sid); !found {
+						t.Errorf("sweep removed %s", sid)
 					}
+				}
+				if _, isRedis := s.(*Redis); isRedis {
+					return // Redis expires stale calls by TTL (TestRedisTTL)
+				}
+				for _, sid := range []string{"CAoldEnded", "CAoldRouting"} {
+					if _, found, _ := s.Get(ctx, sid); found {
+						t.Errorf("%s survived the sweep", sid)
+					}
+				}
+				if a, _ := s.Topic(ctx, "A"); len(a) != 2 {
+					t.Errorf("topic A after the sweep: %v; want the routing and the online call", sids(a))
 				}
 			})
 			t.Run("concurrent updates are atomic", func(t *testing.T) {
@@ -241,5 +249,29 @@ func TestRedisTwoClients(t *testing.T) {
 	ttl, err := a.Store().(*Redis).rdb.TTL(ctx, prefix+"call:"+fmt.Sprintf("CA%032d", 0)).Result()
 	if err != nil || ttl <= 0 || ttl > TombstoneTTL {
 		t.Errorf("ended call TTL %v err %v; want (0, %v]", ttl, err, TombstoneTTL)
+	}
+}
+
+// TestRedisTTL: calls that never joined expire after RoutingTTL, online calls do not expire,
+// and an expired call leaves no trace in the topic's listing.
+func TestRedisTTL(t *testing.T) {
+	prefix := "test:" + uuid.NewString() + ":"
+	s := newTestRedis(t, prefix)
+	ctx := context.Background()
+	put(t, s, "CArouting", "A", Routing)
+	put(t, s, "CAonline", "A", Online)
+	if ttl, _ := s.rdb.TTL(ctx, prefix+"call:CArouting").Result(); ttl <= TombstoneTTL || ttl > RoutingTTL {
+		t.Errorf("routing call TTL %v; want (%v, %v]", ttl, TombstoneTTL, RoutingTTL)
+	}
+	if ttl, _ := s.rdb.TTL(ctx, prefix+"call:CAonline").Result(); ttl != -1 {
+		t.Errorf("online call TTL %v; want none", ttl)
+	}
+	s.rdb.Del(ctx, prefix+"call:CArouting") // as if it expired
+	a, err := s.Topic(ctx, "A")
+	if err != nil || len(a) != 1 || a[0].CallSID != "CAonline" {
+		t.Errorf("topic after expiry: %v %v", sids(a), err)
+	}
+	if n, _ := s.rdb.SCard(ctx, prefix+"topic:A").Result(); n != 1 {
+		t.Errorf("topic set keeps %d members; want 1", n)
 	}
 }
