@@ -1,6 +1,14 @@
 package e2e
 
 import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"net/url"
 	"os"
@@ -513,5 +521,55 @@ func TestIdleClientsStay(t *testing.T) {
 	b.dialIn(callSID(1), unknownCaller, numA, confSID(1), topicA, 1)
 	for _, c := range []*client{ws, poll} {
 		checkPhone(t, c.nextPresence(), online, topicA, callSID(1), joined)
+	}
+}
+
+// TestPublicKeyTokens: a bridge that verifies tokens with a PEM public key (RS256) only.
+func TestPublicKeyTokens(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	env := prodEnv(t, nil)
+	delete(env, "DIALIN_JWT_SECRET")
+	env["DIALIN_JWT_PUBLIC_KEY_FILE"] = writeFile(t, t.TempDir(), "jwt.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+	b := startBridge(t, env)
+
+	enc := func(v any) string { j, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(j) }
+	signing := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." +
+		enc(map[string]any{"sub": "rsa-user", "topics": []string{topicA}, "role": "member", "exp": time.Now().Add(time.Hour).Unix()})
+	digest := sha256.Sum256([]byte(signing))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	rs256 := signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+
+	c := connect(t, b, rs256, "websocket")
+	c.connected()
+	c.subscribe(topicA)
+	b.dialIn(callSID(1), unknownCaller, numA, confSID(1), topicA, 1)
+	checkPhone(t, c.nextPresence(), online, topicA, callSID(1), joined)
+	connect(t, b, token("hs-user", "member", topicA), "websocket").refused() // no secret configured
+}
+
+// TestGarbagePackets: raw socket.io packets that are not JSON, or of the wrong shape, get the
+// sender refused or dropped, and disturb no one else.
+func TestGarbagePackets(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, prodEnv(t, nil))
+	watcher := subscriber(t, b, topicA, "websocket")
+	for _, raw := range []string{`42/chat,[not json`, `42/chat,{"a":1}`, `42/chat,["SEND_PRESENCE_EVENT",` + strings.Repeat("[", 5000), `4x`, `42/chat,[]`, `42/chat,[7,8]`} {
+		bad := subscriber(t, b, topicA, "websocket")
+		line, _ := json.Marshal(map[string]string{"raw": raw})
+		bad.stdin.Write(append(line, '\n'))
+	}
+	time.Sleep(quiet)
+	if r := b.get("/healthz", ""); r.Status != 200 {
+		t.Fatalf("/healthz after garbage: %d", r.Status)
+	}
+	b.dialIn(callSID(1), unknownCaller, numA, confSID(1), topicA, 1)
+	checkPhone(t, watcher.nextPresence(), online, topicA, callSID(1), joined)
+	if strings.Contains(b.Logs(), "panic") {
+		t.Errorf("the bridge logged a panic:\n%s", b.Logs())
 	}
 }

@@ -5,7 +5,7 @@
 //
 // stdout: {"type":"connect"} | {"type":"connect_error","error":…} | {"type":"disconnect","reason":…}
 //         | {"type":"event","name":…,"data":…} for every event the server emits.
-// stdin:  {"emit":NAME,"data":…} | {"close":true}
+// stdin:  {"emit":NAME,"data":…} | {"emit":NAME,"emitRaw":[args…]} | {"raw":PACKET} | {"close":true}
 'use strict';
 const io = require('socket.io-client');
 const readline = require('readline');
@@ -33,5 +33,6 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = JSON.parse(line);
   if (cmd.close) { socket.close(); setTimeout(() => process.exit(0), 50); return; }
   if (cmd.emitRaw !== undefined) { socket.emit(cmd.emit, ...cmd.emitRaw); return; }
+  if (cmd.raw !== undefined) { socket.io.engine.write(cmd.raw); return; } // a raw socket.io packet
   socket.emit(cmd.emit, cmd.data);
 }).on('close', () => { socket.close(); process.exit(0); });
