@@ -75,7 +75,8 @@ type Server struct {
 	obs      Observer
 
 	mu       sync.Mutex
-	sessions map[string]*session // by socket.io connection id
+	sessions map[string]*session              // by socket.io connection id
+	byTopic  map[string]map[*session]struct{} // subscribers by topic id
 	closed   atomic.Bool
 }
 
@@ -85,6 +86,8 @@ type session struct {
 	claims *Claims
 
 	mu     sync.Mutex
+	out    *outbox // its PRESENCE_EVENT_RESPONSEs, in order
+	closed bool    // disconnected: out is closed
 	topics map[string]bool
 	online map[string]json.RawMessage // topics it announced itself online in: its last content
 }
@@ -117,6 +120,7 @@ func New(opts Options, log *slog.Logger) *Server {
 		log:      log,
 		obs:      opts.Observer,
 		sessions: make(map[string]*session),
+		byTopic:  make(map[string]map[*session]struct{}),
 	}
 	// socket.io-client 2.x connects to the root namespace first; without a handler there it
 	// cannot reach /chat at all.
@@ -193,9 +197,6 @@ func (s *Server) Ready(ctx context.Context) error {
 // Handler serves socket.io under /socket.io/.
 func (s *Server) Handler() http.Handler { return pollingFixes(s.io) }
 
-// room is the socket.io room of a topic's subscribers.
-func room(topicID string) string { return "topic:" + topicID }
-
 func (s *Server) onConnect(c socketio.Conn) error {
 	u := c.URL()
 	claims, err := s.auth.Verify(u.Query().Get("token"))
@@ -207,7 +208,7 @@ func (s *Server) onConnect(c socketio.Conn) error {
 	if claims == nil {
 		claims = Anonymous("dev-" + c.ID())
 	}
-	sess := &session{conn: c, claims: claims, topics: make(map[string]bool), online: make(map[string]json.RawMessage)}
+	sess := &session{conn: c, claims: claims, out: newOutbox(c), topics: make(map[string]bool), online: make(map[string]json.RawMessage)}
 	c.SetContext(sess)
 	s.mu.Lock()
 	s.sessions[c.ID()] = sess
@@ -226,9 +227,17 @@ func (s *Server) onDisconnect(c socketio.Conn, reason string) {
 		return
 	}
 	sess.mu.Lock()
-	n := len(sess.topics)
+	topics := sess.topics
 	sess.topics = map[string]bool{}
+	if !sess.closed {
+		sess.closed = true
+		sess.out.close()
+	}
 	sess.mu.Unlock()
+	n := len(topics)
+	for topicID := range topics {
+		s.index(topicID, sess, false)
+	}
 	s.obs.Subscribed(-n)
 	s.obs.Connected(-1)
 	s.leaveOnDrop(sess)
@@ -289,7 +298,7 @@ func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) {
 	fresh := !sess.topics[ch.ID]
 	sess.topics[ch.ID] = true
 	sess.mu.Unlock()
-	c.Join(room(ch.ID))
+	s.index(ch.ID, sess, true)
 	if fresh {
 		s.obs.Subscribed(1)
 	}
@@ -312,7 +321,7 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 	last, announced := sess.online[ch.ID]
 	delete(sess.online, ch.ID)
 	sess.mu.Unlock()
-	c.Leave(room(ch.ID))
+	s.index(ch.ID, sess, false)
 	if announced {
 		s.relay(sess, mapper.CategoryLeaves, ch.ID, leftContent(last, sess))
 	}

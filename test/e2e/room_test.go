@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -318,5 +319,29 @@ func TestMetrics(t *testing.T) {
 	}
 	if r := b.get("/readyz", ""); r.Status != 200 {
 		t.Errorf("/readyz %d %s", r.Status, r.Body)
+	}
+}
+
+// TestStalledClient: a client that stops reading (its process frozen) holds up neither the
+// webhooks nor the other subscribers.
+func TestStalledClient(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, prodEnv(t, nil))
+	watcher := subscriber(t, b, topicA, "websocket")
+	frozen := subscriber(t, b, topicA, "polling")
+	frozen.cmd.Process.Signal(syscall.SIGSTOP)
+	t.Cleanup(func() { frozen.cmd.Process.Signal(syscall.SIGCONT) })
+	conf := confSID(1)
+	b.mustPost("/twilio/voice", voiceForm(callSID(1), unknownCaller, numA), 200)
+	for seq := 1; seq <= 6; seq++ {
+		event := []string{"participant-join", "participant-mute", "participant-unmute", "participant-hold", "participant-unhold", "participant-leave"}[seq-1]
+		start := time.Now()
+		b.mustPost("/twilio/conference", confForm(event, conf, topicA, seq, callSID(1)), 204)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s took %v with a frozen subscriber", event, d)
+		}
+		if p := watcher.nextPresence(); p.Sender.ID != callSID(1) {
+			t.Fatalf("watcher got %+v", p.Sender)
+		}
 	}
 }
