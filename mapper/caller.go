@@ -103,7 +103,8 @@ func looksLikeNumber(s string) bool {
 }
 
 // Mask renders a number with only its country code and last four digits, as in
-// "+1 ••• 0100". Anything that is not an E.164 number is fully masked. Mask is the form in
+// "+1 ••• 0100" (fewer when the national number has four digits or fewer, so that it is never
+// shown whole). Anything that is not an E.164 number is fully masked. Mask is the form in
 // which numbers may appear in logs.
 func Mask(number string) string {
 	num, ok := ParseNumber(number)
@@ -114,9 +115,12 @@ func Mask(number string) string {
 		return "•••"
 	}
 	national := phonenumbers.GetNationalSignificantNumber(num)
-	last := national
-	if len(last) > 4 {
-		last = last[len(last)-4:]
+	keep := 4
+	if len(national) <= keep {
+		// Some numbers are that short (Niue, +683, has four digits): their last four digits
+		// are the whole number. Show at most half of them.
+		keep = len(national) / 2
 	}
+	last := national[len(national)-keep:]
 	return "+" + strconv.Itoa(int(num.GetCountryCode())) + " ••• " + last
 }

@@ -64,13 +64,16 @@ func New(store Store) *Roster {
 	return &Roster{store: store, now: time.Now}
 }
 
-// update is Store.Update that counts each stored change in Call.Version.
-func (r *Roster) update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
+// update is Store.Update that counts each stored change in Call.Version. When fn saves the
+// call, saved receives it as stored, Version included, so that the change emitted is the
+// change stored.
+func (r *Roster) update(ctx context.Context, sid string, saved *Call, fn func(c *Call, found bool) bool) error {
 	return r.store.Update(ctx, sid, func(c *Call, found bool) bool {
 		if !fn(c, found) {
 			return false
 		}
 		c.Version++
+		*saved = *c
 		return true
 	})
 }
@@ -98,7 +101,7 @@ func (r *Roster) Store() Store { return r.store }
 // call that already joined or ended is left as it is.
 func (r *Roster) Admit(ctx context.Context, sid, topicID string, id Identity) (Call, error) {
 	var out Call
-	err := r.update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, &out, func(c *Call, found bool) bool {
 		if found && c.State != Routing {
 			out = *c
 			return false
@@ -125,7 +128,7 @@ func (r *Roster) Participant(ctx context.Context, sid string, p Participant, fal
 
 func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
 	var ch Change
-	err := r.update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
 		ch = Change{}
 		if !found {
 			if fallback == nil {
@@ -189,7 +192,7 @@ func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID strin
 		}
 		ch, err := r.locked(call.CallSID, emit, func() (Change, error) {
 			var ch Change
-			err := r.update(ctx, call.CallSID, func(c *Call, found bool) bool {
+			err := r.update(ctx, call.CallSID, &ch.Call, func(c *Call, found bool) bool {
 				ch = Change{}
 				if !found || c.State == Ended || c.ConferenceSID != conferenceSID || (c.ConfSeen && seq <= c.ConfSeq) {
 					return false
@@ -220,7 +223,7 @@ func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64, emit Emit
 
 func (r *Roster) callEnded(ctx context.Context, sid string, seq int64) (Change, error) {
 	var ch Change
-	err := r.update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
 		ch = Change{}
 		if found && (c.State == Ended || (c.CallSeen && seq <= c.CallSeq)) {
 			ch.Call = *c
@@ -247,7 +250,7 @@ func (r *Roster) Vanished(ctx context.Context, sid string, listedAt time.Time, e
 
 func (r *Roster) vanished(ctx context.Context, sid string, listedAt time.Time) (Change, error) {
 	var ch Change
-	err := r.update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
 		ch = Change{}
 		if !found || c.State != Online || !c.Since.Before(listedAt) {
 			return false

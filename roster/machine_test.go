@@ -3,261 +3,783 @@ package roster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 )
 
-// step is one callback applied to call "CA1" (or Sid) in a scenario.
+// The names the tests give callers: the identity the incoming-call webhook admits with, and
+// the fallback identity of a call the roster never saw.
+const (
+	admitName    = "Jane Caller"
+	fallbackName = "Phone caller"
+)
+
+// step is one callback applied to a call in a scenario, and what it must come to.
 type step struct {
 	op       string // admit, join, mute, unmute, hold, unhold, leave, end (call status), confend
+	sid      string // CA1 by default
 	seq      int64
 	conf     string // conference SID, CF1 by default
-	sid      string
-	fallback bool
-	want     Emit
-	muted    bool // for online: the state the event shows
-	held     bool
+	fallback bool   // the participant callback names unknown calls with the fallback identity
+	want     Emit   // the event owed
+	// The call as stored after the step: its state ("" when not stored at all) and media
+	// state. An emitted event shows the same.
+	state       State
+	muted, held bool
+	name        string // the caller's display name; admitName when empty
 }
 
 func yes() *bool { b := true; return &b }
 func no() *bool  { b := false; return &b }
 
+// clock is a roster clock that moves one second per reading.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) read() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Second)
+	return c.now
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+var t0 = time.Date(2024, 5, 6, 12, 0, 0, 0, time.UTC)
+
+// newRoster returns a roster on a fresh store of the kind named, with a clock of its own.
+func newRoster(t *testing.T, kind string) (*Roster, *clock) {
+	t.Helper()
+	var s Store
+	switch kind {
+	case "memory":
+		s = NewMemory()
+	case "bolt":
+		s = openTestBolt(t, t.TempDir())
+	default:
+		t.Fatalf("unknown store %q", kind)
+	}
+	r := New(s)
+	c := &clock{now: t0}
+	r.now = c.read
+	return r, c
+}
+
+// recorder is an EmitFunc that keeps what it is given.
+type recorder struct {
+	mu  sync.Mutex
+	got []Change
+}
+
+func (rec *recorder) emit(ch Change) {
+	rec.mu.Lock()
+	rec.got = append(rec.got, ch)
+	rec.mu.Unlock()
+}
+
+// apply runs one step and returns what was emitted. It checks that the emit function was
+// called exactly once for each change that owes an event, with that change, and never for
+// one that does not.
 func apply(t *testing.T, r *Roster, s step) []Change {
 	t.Helper()
 	ctx := context.Background()
-	sid := s.sid
-	if sid == "" {
-		sid = "CA1"
-	}
-	conf := s.conf
-	if conf == "" {
-		conf = "CF1"
-	}
-	var got []Change
-	emit := func(ch Change) { got = append(got, ch) }
+	sid := or(s.sid, "CA1")
+	conf := or(s.conf, "CF1")
+	rec := &recorder{}
 	p := Participant{ConferenceSID: conf, TopicID: "A", Seq: s.seq}
 	var fb *Identity
 	if s.fallback {
-		fb = &Identity{DisplayName: "Phone caller"}
+		fb = &Identity{DisplayName: fallbackName, Masked: "+1 ••• 0100"}
 	}
-	var err error
+	var (
+		returned []Change
+		err      error
+	)
+	one := func(ch Change, e error) {
+		err = e
+		if ch.Emit != EmitNone {
+			returned = append(returned, ch)
+		}
+	}
 	switch s.op {
 	case "admit":
-		_, err = r.Admit(ctx, sid, "A", Identity{DisplayName: "Caller"})
+		_, err = r.Admit(ctx, sid, "A", Identity{DisplayName: admitName, Role: "member"})
 	case "join":
 		p.Muted, p.OnHold = no(), no()
-		_, err = r.Participant(ctx, sid, p, fb, emit)
+		one(r.Participant(ctx, sid, p, fb, rec.emit))
 	case "mute", "unmute":
 		p.Muted = map[bool]*bool{true: yes(), false: no()}[s.op == "mute"]
-		_, err = r.Participant(ctx, sid, p, fb, emit)
+		one(r.Participant(ctx, sid, p, fb, rec.emit))
 	case "hold", "unhold":
 		p.OnHold = map[bool]*bool{true: yes(), false: no()}[s.op == "hold"]
-		_, err = r.Participant(ctx, sid, p, fb, emit)
+		one(r.Participant(ctx, sid, p, fb, rec.emit))
 	case "leave":
 		p.Leave = true
-		_, err = r.Participant(ctx, sid, p, fb, emit)
+		one(r.Participant(ctx, sid, p, fb, rec.emit))
 	case "end":
-		_, err = r.CallEnded(ctx, sid, s.seq, emit)
+		one(r.CallEnded(ctx, sid, s.seq, rec.emit))
 	case "confend":
-		_, err = r.ConferenceEnd(ctx, "A", conf, s.seq, emit)
+		returned, err = r.ConferenceEnd(ctx, "A", conf, s.seq, rec.emit)
 	default:
 		t.Fatalf("unknown op %q", s.op)
 	}
 	if err != nil {
-		t.Fatalf("%s: %v", s.op, err)
+		t.Fatalf("%s %s: %v", s.op, sid, err)
 	}
-	return got
+	if len(rec.got) != len(returned) || (len(returned) > 0 && !reflect.DeepEqual(rec.got, returned)) {
+		t.Fatalf("%s %s: emit called with %+v; the changes returned that owe an event are %+v", s.op, sid, rec.got, returned)
+	}
+	return rec.got
 }
 
-// TestMachine: one row per scenario of Twilio callbacks, with the event each step owes.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// TestMachine: one row per sequence of Twilio callbacks, with the event each step owes and
+// the call it leaves. Every scenario runs on the memory and the bolt store.
 func TestMachine(t *testing.T) {
 	none := EmitNone
+	online, leaves := EmitOnline, EmitLeaves
 	tests := []struct {
 		name  string
 		steps []step
 	}{
-		{"join, mute, unmute, hold, unhold, leave", []step{
-			{op: "admit"}, {op: "join", seq: 1, want: EmitOnline},
-			{op: "mute", seq: 2, want: EmitOnline, muted: true}, {op: "unmute", seq: 3, want: EmitOnline},
-			{op: "hold", seq: 4, want: EmitOnline, held: true}, {op: "unhold", seq: 5, want: EmitOnline},
-			{op: "leave", seq: 6, want: EmitLeaves}}},
-		{"duplicate join", []step{{op: "admit"}, {op: "join", seq: 1, want: EmitOnline}, {op: "join", seq: 1, want: none}}},
-		{"older after newer", []step{{op: "admit"}, {op: "join", seq: 1, want: EmitOnline},
-			{op: "mute", seq: 3, want: EmitOnline, muted: true}, {op: "unmute", seq: 2, want: none}}},
-		{"nothing after leave", []step{{op: "admit"}, {op: "join", seq: 1, want: EmitOnline}, {op: "leave", seq: 2, want: EmitLeaves},
-			{op: "leave", seq: 2, want: none}, {op: "mute", seq: 3, want: none}, {op: "join", seq: 9, want: none},
-			{op: "end", seq: 1, want: none}, {op: "confend", seq: 10, want: none}}},
-		{"mute before join (out of order)", []step{{op: "admit"}, {op: "mute", seq: 3, want: EmitOnline, muted: true},
-			{op: "join", seq: 2, want: none}}},
-		{"status backstop", []step{{op: "admit"}, {op: "join", seq: 1, want: EmitOnline}, {op: "end", seq: 2, want: EmitLeaves},
-			{op: "leave", seq: 2, want: none}}},
-		{"ended before joining", []step{{op: "admit"}, {op: "end", seq: 1, want: none}, {op: "join", seq: 1, want: none}}},
-		{"leave before join", []step{{op: "admit"}, {op: "leave", seq: 2, want: none}, {op: "join", seq: 1, want: none}}},
-		{"status for a call never seen keeps it ended", []step{{op: "end", seq: 0, want: none},
-			{op: "join", seq: 1, fallback: true, want: none}}},
-		{"unknown call without fallback is ignored", []step{{op: "join", seq: 1, want: none}, {op: "mute", seq: 2, want: none}}},
-		{"unknown call with fallback joins", []step{{op: "join", seq: 1, fallback: true, want: EmitOnline}}},
-		{"new conference resets sequence", []step{{op: "admit"}, {op: "join", seq: 9, want: EmitOnline},
-			{op: "mute", seq: 1, conf: "CF2", want: EmitOnline, muted: true}}},
-		{"conference end", []step{{op: "admit"}, {op: "join", seq: 1, want: EmitOnline},
-			{op: "confend", seq: 1, want: none},              // not newer than what was applied
-			{op: "confend", seq: 5, conf: "CF9", want: none}, // another conference
-			{op: "confend", seq: 5, want: EmitLeaves}, {op: "confend", seq: 6, want: none}}},
+		{"admit stores a routing call and emits nothing", []step{
+			{op: "admit", want: none, state: Routing}}},
+		{"join goes online", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online}}},
+		{"duplicate join (same seq) emits nothing", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "join", seq: 1, want: none, state: Online}}},
+		{"mute with a higher seq shows muted", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "mute", seq: 2, want: online, state: Online, muted: true},
+			{op: "mute", seq: 2, want: none, state: Online, muted: true},
+			{op: "unmute", seq: 3, want: online, state: Online}}},
+		{"hold and unhold show in audio", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "hold", seq: 2, want: online, state: Online, held: true},
+			{op: "unhold", seq: 3, want: online, state: Online}}},
+		{"a newer callback that changes nothing emits nothing", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "unmute", seq: 2, want: none, state: Online},
+			{op: "join", seq: 3, want: none, state: Online}}},
+		{"older seq after newer changes nothing", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "mute", seq: 3, want: online, state: Online, muted: true},
+			{op: "unmute", seq: 2, want: none, state: Online, muted: true},
+			{op: "hold", seq: 1, want: none, state: Online, muted: true}}},
+		{"leave", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "leave", seq: 2, want: leaves, state: Ended}}},
+		{"leave keeps the last media state", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "mute", seq: 2, want: online, state: Online, muted: true},
+			{op: "leave", seq: 3, want: leaves, state: Ended, muted: true}}},
+		{"duplicate leave emits nothing", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "leave", seq: 2, want: leaves, state: Ended},
+			{op: "leave", seq: 2, want: none, state: Ended},
+			{op: "leave", seq: 3, want: none, state: Ended}}},
+		{"nothing after the leaves", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "leave", seq: 3, want: leaves, state: Ended},
+			{op: "mute", seq: 2, want: none, state: Ended}, // late, older
+			{op: "mute", seq: 4, want: none, state: Ended}, // late, newer
+			{op: "join", seq: 9, want: none, state: Ended},
+			{op: "join", seq: 1, conf: "CF2", want: none, state: Ended},
+			{op: "end", seq: 1, want: none, state: Ended},
+			{op: "confend", seq: 10, want: none, state: Ended},
+			{op: "admit", want: none, state: Ended}}},
+		{"call ended before joining, then a late join", []step{
+			{op: "admit", state: Routing},
+			{op: "end", seq: 1, want: none, state: Ended},
+			{op: "join", seq: 1, want: none, state: Ended},
+			{op: "join", seq: 1, fallback: true, want: none, state: Ended}}},
+		{"leave before join (out of order)", []step{
+			{op: "admit", state: Routing},
+			{op: "leave", seq: 2, want: none, state: Ended},
+			{op: "join", seq: 1, want: none, state: Ended}}},
+		{"call status ends an online call, then participant-leave", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "end", seq: 1, want: leaves, state: Ended},
+			{op: "leave", seq: 2, want: none, state: Ended},
+			{op: "end", seq: 1, want: none, state: Ended},
+			{op: "end", seq: 2, want: none, state: Ended}}},
+		{"mute before join (out of order)", []step{
+			{op: "admit", state: Routing},
+			{op: "mute", seq: 3, want: online, state: Online, muted: true},
+			{op: "join", seq: 2, want: none, state: Online, muted: true}}},
+		{"new ConferenceSid resets the sequence", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 9, want: online, state: Online},
+			{op: "mute", seq: 1, conf: "CF2", want: online, state: Online, muted: true},
+			{op: "mute", seq: 1, conf: "CF2", want: none, state: Online, muted: true},
+			{op: "unmute", seq: 2, conf: "CF2", want: online, state: Online},
+			{op: "leave", seq: 3, conf: "CF2", want: leaves, state: Ended}}},
+		{"unknown call with no fallback is ignored", []step{
+			{op: "join", seq: 1, want: none},
+			{op: "mute", seq: 2, want: none},
+			{op: "leave", seq: 3, want: none}}},
+		{"unknown call with a fallback goes online as the fallback", []step{
+			{op: "join", seq: 1, fallback: true, want: online, state: Online, name: fallbackName},
+			{op: "join", seq: 1, fallback: true, want: none, state: Online, name: fallbackName},
+			{op: "leave", seq: 2, want: leaves, state: Ended, name: fallbackName}}},
+		{"a fallback does not rename a known call", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, fallback: true, want: online, state: Online}}},
+		{"unknown call whose first callback is a leave", []step{
+			{op: "leave", seq: 2, fallback: true, want: none, state: Ended, name: fallbackName},
+			{op: "join", seq: 1, fallback: true, want: none, state: Ended, name: fallbackName}}},
+		{"call status for a call never seen keeps it ended", []step{
+			{op: "end", seq: 0, want: none, state: Ended, name: "-"},
+			{op: "join", seq: 1, fallback: true, want: none, state: Ended, name: "-"}}},
+		{"conference end", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "confend", seq: 1, want: none, state: Online},              // not newer than the join
+			{op: "confend", seq: 5, conf: "CF9", want: none, state: Online}, // another conference
+			{op: "confend", seq: 5, want: leaves, state: Ended},
+			{op: "confend", seq: 6, want: none, state: Ended},
+			{op: "leave", seq: 7, want: none, state: Ended}}},
+		{"conference end for a call still routing", []step{
+			{op: "admit", state: Routing},
+			{op: "confend", seq: 5, want: none, state: Routing}}},
+		{"admit after online leaves it alone", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "admit", want: none, state: Online}}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := New(NewMemory())
-			for i, s := range tc.steps {
-				got := apply(t, r, s)
-				switch {
-				case s.want == EmitNone && len(got) != 0:
-					t.Fatalf("step %d %s seq %d: emitted %v; want nothing", i, s.op, s.seq, got[0].Emit)
-				case s.want != EmitNone && len(got) != 1:
-					t.Fatalf("step %d %s seq %d: emitted %d events; want one %v", i, s.op, s.seq, len(got), s.want)
-				case s.want != EmitNone:
-					c := got[0]
-					if c.Emit != s.want || (s.want == EmitOnline && (c.Call.Muted != s.muted || c.Call.OnHold != s.held)) {
-						t.Fatalf("step %d %s: %v muted %v held %v; want %v muted %v held %v", i, s.op, c.Emit, c.Call.Muted, c.Call.OnHold, s.want, s.muted, s.held)
+	for _, kind := range []string{"memory", "bolt"} {
+		t.Run(kind, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					r, _ := newRoster(t, kind)
+					for i, s := range tc.steps {
+						checkStep(t, r, i, s)
 					}
-				}
+				})
 			}
 		})
 	}
 }
 
-// TestConferenceEndAll: conference-end takes out every online call of that conference only.
-func TestConferenceEndAll(t *testing.T) {
-	r := New(NewMemory())
-	for _, s := range []step{
-		{op: "admit", sid: "CA1"}, {op: "join", sid: "CA1", seq: 1},
-		{op: "admit", sid: "CA2"}, {op: "join", sid: "CA2", seq: 2},
-		{op: "admit", sid: "CA3"}, {op: "join", sid: "CA3", seq: 3}, {op: "leave", sid: "CA3", seq: 4},
-		{op: "admit", sid: "CA4"}, {op: "join", sid: "CA4", seq: 1, conf: "CF2"},
-	} {
-		apply(t, r, s)
+// checkStep applies s and checks the event it emitted and the call it left.
+func checkStep(t *testing.T, r *Roster, i int, s step) {
+	t.Helper()
+	got := apply(t, r, s)
+	where := fmt.Sprintf("step %d (%s seq %d %s)", i, s.op, s.seq, or(s.conf, "CF1"))
+	sid := or(s.sid, "CA1")
+	stored, found, err := r.Get(context.Background(), sid)
+	if err != nil {
+		t.Fatalf("%s: get: %v", where, err)
 	}
-	got := apply(t, r, step{op: "confend", seq: 5})
-	left := map[string]bool{}
-	for _, c := range got {
-		if c.Emit != EmitLeaves {
-			t.Errorf("%s: %v", c.Call.CallSID, c.Emit)
+	switch {
+	case s.state == "" && found:
+		t.Fatalf("%s: stored %+v; want nothing stored", where, stored)
+	case s.state != "" && !found:
+		t.Fatalf("%s: nothing stored; want a call %s", where, s.state)
+	case found && (stored.State != s.state || stored.Muted != s.muted || stored.OnHold != s.held):
+		t.Fatalf("%s: stored %s muted %v held %v; want %s muted %v held %v",
+			where, stored.State, stored.Muted, stored.OnHold, s.state, s.muted, s.held)
+	}
+	name := or(s.name, admitName)
+	if name == "-" {
+		name = ""
+	}
+	if found && stored.DisplayName != name {
+		t.Fatalf("%s: caller named %q; want %q", where, stored.DisplayName, name)
+	}
+	if s.want == EmitNone {
+		if len(got) != 0 {
+			t.Fatalf("%s: emitted %v; want nothing", where, got[0].Emit)
 		}
-		left[c.Call.CallSID] = true
+		return
 	}
-	if len(left) != 2 || !left["CA1"] || !left["CA2"] {
-		t.Errorf("conference-end left %v; want CA1 and CA2", left)
+	if len(got) != 1 {
+		t.Fatalf("%s: emitted %d events; want one %v", where, len(got), s.want)
+	}
+	if got[0].Emit != s.want {
+		t.Fatalf("%s: emitted %v; want %v", where, got[0].Emit, s.want)
+	}
+	// The event is built from the change: it must be the call exactly as stored.
+	if !reflect.DeepEqual(got[0].Call, stored) {
+		t.Fatalf("%s: emitted change\n %+v\ndiffers from the stored call\n %+v", where, got[0].Call, stored)
+	}
+	if got[0].Call.CallSID != sid || got[0].Call.TopicID != "A" {
+		t.Fatalf("%s: emitted for call %q topic %q", where, got[0].Call.CallSID, got[0].Call.TopicID)
 	}
 }
 
-// TestEmitOrder: a call's events are emitted in the order its changes were stored, even when
-// its callbacks race: never an online after the leaves.
-func TestEmitOrder(t *testing.T) {
-	r := New(NewMemory())
-	ctx := context.Background()
-	for i := 0; i < 200; i++ {
-		sid := "CA" + string(rune('a'+i%26)) + time.Now().Format("150405.000000000")
-		r.Admit(ctx, sid, "A", Identity{DisplayName: "x"})
-		var mu sync.Mutex
-		var order []Emit
-		emit := func(ch Change) { mu.Lock(); order = append(order, ch.Emit); mu.Unlock() }
-		var wg sync.WaitGroup
-		for _, p := range []Participant{
-			{ConferenceSID: "CF1", TopicID: "A", Seq: 1},
-			{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Muted: yes()},
-			{ConferenceSID: "CF1", TopicID: "A", Seq: 3, Leave: true},
-		} {
-			wg.Add(1)
-			go func() { defer wg.Done(); r.Participant(ctx, sid, p, nil, emit) }()
-		}
-		wg.Wait()
-		leaves := 0
-		for j, e := range order {
-			if e == EmitLeaves {
-				leaves++
-				if j != len(order)-1 {
-					t.Fatalf("events %v: something after the leaves", order)
+// TestVersion: every stored change counts one version, and the events of a call carry
+// increasing versions, the first of them above zero (zero means unversioned to receivers).
+func TestVersion(t *testing.T) {
+	for _, fallback := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fallback=%v", fallback), func(t *testing.T) {
+			r, _ := newRoster(t, "memory")
+			steps := []step{{op: "join", seq: 1, fallback: true}, {op: "mute", seq: 2}, {op: "join", seq: 2}, {op: "leave", seq: 3}}
+			if !fallback {
+				steps = append([]step{{op: "admit"}}, steps...)
+				steps[1].fallback = false
+			}
+			var last int64
+			for _, s := range steps {
+				for _, ch := range apply(t, r, s) {
+					if ch.Call.Version <= last {
+						t.Errorf("%s: version %d after %d", s.op, ch.Call.Version, last)
+					}
+					last = ch.Call.Version
 				}
 			}
+			c, _, _ := r.Get(context.Background(), "CA1")
+			if c.Version != last {
+				t.Errorf("stored version %d; last emitted %d", c.Version, last)
+			}
+		})
+	}
+}
+
+// TestAdmit: the incoming-call webhook (and the PIN webhook after it) admit a call; only the
+// first admit names it, and a call that joined or ended is left as it is.
+func TestAdmit(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRoster(t, "memory")
+	first := Identity{Username: "jsmith@fakeemail.com", DisplayName: "John Smith", Role: "member", Masked: "+1 ••• 0100"}
+	c, err := r.Admit(ctx, "CA1", "", first) // IVR: no topic until the PIN
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != Routing || c.TopicID != "" || c.Identity != first || c.CallSID != "CA1" {
+		t.Errorf("first admit returned %+v", c)
+	}
+	assertStored(t, r, c)
+
+	c, err = r.Admit(ctx, "CA1", "T1", Identity{DisplayName: "Someone Else"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != Routing || c.TopicID != "T1" || c.Identity != first {
+		t.Errorf("second admit returned %+v; want topic T1 and the first identity", c)
+	}
+	assertStored(t, r, c)
+
+	// A call admitted without a name gets one from a later admit.
+	r.Admit(ctx, "CA2", "", Identity{})
+	if c, _ := r.Admit(ctx, "CA2", "T1", first); c.Identity != first {
+		t.Errorf("admit after a nameless admit: %+v", c.Identity)
+	}
+
+	apply(t, r, step{op: "join", seq: 1})
+	before, _, _ := r.Get(ctx, "CA1")
+	c, err = r.Admit(ctx, "CA1", "T2", Identity{DisplayName: "Someone Else"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, before) {
+		t.Errorf("admit of an online call returned %+v; want it unchanged %+v", c, before)
+	}
+	assertStored(t, r, before)
+
+	apply(t, r, step{op: "leave", seq: 2})
+	before, _, _ = r.Get(ctx, "CA1")
+	if c, _ = r.Admit(ctx, "CA1", "T2", first); !reflect.DeepEqual(c, before) || c.State != Ended {
+		t.Errorf("admit of an ended call returned %+v; want it unchanged %+v", c, before)
+	}
+	assertStored(t, r, before)
+}
+
+func assertStored(t *testing.T, r *Roster, want Call) {
+	t.Helper()
+	got, found, err := r.Get(context.Background(), want.CallSID)
+	if !found || err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("stored %+v (found %v, err %v); want %+v", got, found, err, want)
+	}
+}
+
+// TestConferenceEnd: conference-end takes out every online call of that conference, once,
+// and nothing else.
+func TestConferenceEnd(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRoster(t, "memory")
+	for _, s := range []step{
+		{op: "admit", sid: "CA1"}, {op: "join", sid: "CA1", seq: 1},
+		{op: "admit", sid: "CA2"}, {op: "join", sid: "CA2", seq: 2}, {op: "mute", sid: "CA2", seq: 3},
+		{op: "admit", sid: "CA3"}, {op: "join", sid: "CA3", seq: 4}, {op: "leave", sid: "CA3", seq: 5}, // left already
+		{op: "admit", sid: "CA4"}, {op: "join", sid: "CA4", seq: 1, conf: "CF2"}, // same topic, other conference
+		{op: "admit", sid: "CA5"}, // still routing
+	} {
+		apply(t, r, s)
+	}
+	// CA6 is in another topic's conference.
+	r.Admit(ctx, "CA6", "B", Identity{DisplayName: "x"})
+	r.Participant(ctx, "CA6", Participant{ConferenceSID: "CF3", TopicID: "B", Seq: 1}, nil, nil)
+	before := map[string]Call{}
+	for _, sid := range []string{"CA3", "CA4", "CA5", "CA6"} {
+		before[sid], _, _ = r.Get(ctx, sid)
+	}
+
+	got := apply(t, r, step{op: "confend", seq: 6})
+	left := map[string]int{}
+	for _, c := range got {
+		if c.Emit != EmitLeaves || c.Call.State != Ended || c.Call.TopicID != "A" {
+			t.Errorf("%s: %v, %s in %s", c.Call.CallSID, c.Emit, c.Call.State, c.Call.TopicID)
 		}
-		if leaves > 1 {
-			t.Fatalf("events %v: more than one leaves", order)
+		left[c.Call.CallSID]++
+	}
+	if !reflect.DeepEqual(left, map[string]int{"CA1": 1, "CA2": 1}) {
+		t.Errorf("conference-end emitted leaves for %v; want one each for CA1 and CA2", left)
+	}
+	for sid, c := range before {
+		assertStored(t, r, c)
+		_ = sid
+	}
+	if c, _, _ := r.Get(ctx, "CA2"); !c.Muted || c.State != Ended {
+		t.Errorf("CA2 after conference-end: %+v", c)
+	}
+
+	if again := apply(t, r, step{op: "confend", seq: 7}); len(again) != 0 {
+		t.Errorf("a second conference-end emitted %d events", len(again))
+	}
+	if parties, _ := r.Parties(ctx, "A"); len(parties) != 1 || parties[0].CallSID != "CA4" {
+		t.Errorf("topic A's parties after conference-end: %v", sidList(parties))
+	}
+}
+
+// TestEmitUnderLock: the emit function runs while the call is locked, so a call's events
+// come in the order its changes were stored: a join and a leave racing for one call give
+// online then leaves, or nothing, never leaves then online; and when emit runs, no later
+// change of the call has been stored yet.
+func TestEmitUnderLock(t *testing.T) {
+	for _, kind := range []string{"memory", "bolt"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			r, _ := newRoster(t, kind)
+			var (
+				mu     sync.Mutex
+				events = map[string][]Emit{}
+			)
+			emit := func(ch Change) {
+				time.Sleep(200 * time.Microsecond) // let the other callback try to get in
+				stored, _, err := r.Get(ctx, ch.Call.CallSID)
+				if err != nil || stored.Version != ch.Call.Version {
+					t.Errorf("%s: emitting version %d while the store holds %d (err %v)",
+						ch.Call.CallSID, ch.Call.Version, stored.Version, err)
+				}
+				mu.Lock()
+				events[ch.Call.CallSID] = append(events[ch.Call.CallSID], ch.Emit)
+				mu.Unlock()
+			}
+			const n = 200
+			var wg sync.WaitGroup
+			for i := 0; i < n; i++ {
+				sid := fmt.Sprintf("CA%03d", i)
+				if _, err := r.Admit(ctx, sid, "A", Identity{DisplayName: "x"}); err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range []Participant{
+					{ConferenceSID: "CF1", TopicID: "A", Seq: 1, Muted: no(), OnHold: no()},
+					{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true},
+				} {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := r.Participant(ctx, sid, p, nil, emit); err != nil {
+							t.Error(err)
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			orders := map[string]int{}
+			for i := 0; i < n; i++ {
+				sid := fmt.Sprintf("CA%03d", i)
+				got := fmt.Sprint(events[sid])
+				orders[got]++
+				if got != "[online leaves]" && got != "[]" {
+					t.Errorf("%s emitted %s; want [online leaves] or nothing", sid, got)
+				}
+				if c, _, _ := r.Get(ctx, sid); c.State != Ended {
+					t.Errorf("%s ends %s", sid, c.State)
+				}
+			}
+			t.Logf("orders seen: %v", orders)
+		})
+	}
+}
+
+// TestExactlyOneLeaves: the same end delivered several times at once, by conference and by
+// call status callbacks, emits one leaves.
+func TestExactlyOneLeaves(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRoster(t, "memory")
+	for i := 0; i < 100; i++ {
+		sid := fmt.Sprintf("CA%03d", i)
+		r.Admit(ctx, sid, "A", Identity{DisplayName: "x"})
+		r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil, nil)
+		rec := &recorder{}
+		var wg sync.WaitGroup
+		for j := 0; j < 6; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				switch j % 3 {
+				case 0:
+					_, err = r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true}, nil, rec.emit)
+				case 1:
+					_, err = r.CallEnded(ctx, sid, 5, rec.emit)
+				case 2:
+					_, err = r.Vanished(ctx, sid, t0.Add(time.Hour), rec.emit)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(rec.got) != 1 || rec.got[0].Emit != EmitLeaves {
+			t.Fatalf("%s: emitted %d events; want one leaves", sid, len(rec.got))
 		}
 	}
 }
 
-// TestReconcile: online calls Twilio no longer lists leave; listed calls stay; calls that
-// joined after the listing began stay; missed joins of the bridge's topics appear; ended
-// calls never come back; a failed listing changes nothing.
+// TestReconcile: online calls Twilio no longer lists leave; listed calls stay; calls that went
+// online after the listing began stay; routing calls are left alone; missed joins of the
+// bridge's topics appear; ended calls never come back.
 func TestReconcile(t *testing.T) {
 	ctx := context.Background()
-	now := time.Now()
-	r := New(NewMemory())
-	r.now = func() time.Time { return now }
+	r, clk := newRoster(t, "memory")
 	for _, s := range []step{
-		{op: "admit", sid: "CAgone"}, {op: "join", sid: "CAgone", seq: 1},
-		{op: "admit", sid: "CAstays"}, {op: "join", sid: "CAstays", seq: 2},
-		{op: "admit", sid: "CAivr"}, // still routing: not a participant yet
+		{op: "admit", sid: "CAgone"}, {op: "join", sid: "CAgone", seq: 1}, {op: "mute", sid: "CAgone", seq: 2},
+		{op: "admit", sid: "CAstays"}, {op: "join", sid: "CAstays", seq: 3},
+		{op: "admit", sid: "CAivr"}, // still routing, not a participant yet
 		{op: "admit", sid: "CAmissed"},
-		{op: "admit", sid: "CAended"}, {op: "join", sid: "CAended", seq: 3}, {op: "leave", sid: "CAended", seq: 4},
+		{op: "admit", sid: "CAended"}, {op: "join", sid: "CAended", seq: 4}, {op: "leave", sid: "CAended", seq: 5},
 	} {
 		apply(t, r, s)
 	}
-	// CAfresh goes online after the listing began: the listing cannot know it.
+	r.Admit(ctx, "CAgoneB", "B", Identity{DisplayName: "x"}) // another topic: reconciled too
+	r.Participant(ctx, "CAgoneB", Participant{ConferenceSID: "CF3", TopicID: "B", Seq: 1}, nil, nil)
+	untouched := map[string]Call{}
+	for _, sid := range []string{"CAstays", "CAivr", "CAended"} {
+		untouched[sid], _, _ = r.Get(ctx, sid)
+	}
+
 	listing := map[string]LiveCall{
 		"CAstays":   {TopicID: "A", ConferenceSID: "CF1"},
 		"CAmissed":  {TopicID: "A", ConferenceSID: "CF1", Muted: true},
-		"CAended":   {TopicID: "A", ConferenceSID: "CF1"},
+		"CAended":   {TopicID: "A", ConferenceSID: "CF1"}, // Twilio lags behind the leave
 		"CAstrange": {TopicID: "not-ours", ConferenceSID: "CF7"},
-		"CAunseen":  {TopicID: "A", ConferenceSID: "CF1"},
+		"CAunseen":  {TopicID: "A", ConferenceSID: "CF1", OnHold: true},
 	}
 	list := func(context.Context) (map[string]LiveCall, error) {
-		now = now.Add(time.Second)
+		// CAfresh goes online while Twilio is being asked: the listing cannot show it.
 		apply(t, r, step{op: "admit", sid: "CAfresh"})
-		apply(t, r, step{op: "join", sid: "CAfresh", seq: 5})
+		apply(t, r, step{op: "join", sid: "CAfresh", seq: 6})
 		return listing, nil
 	}
 	fallback := func(topic string) *Identity {
 		if topic != "A" {
 			return nil
 		}
-		return &Identity{DisplayName: "Phone caller"}
+		return &Identity{DisplayName: fallbackName}
 	}
-	now = now.Add(time.Second)
-	var got []Change
-	ended, joined, err := r.Reconcile(ctx, list, fallback, func(ch Change) { got = append(got, ch) })
+	rec := &recorder{}
+	ended, joined, err := r.Reconcile(ctx, list, fallback, rec.emit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	emits := map[string]Emit{}
-	for _, c := range got {
-		emits[c.Call.CallSID] = c.Emit
+	emits := map[string][]Emit{}
+	for _, ch := range rec.got {
+		emits[ch.Call.CallSID] = append(emits[ch.Call.CallSID], ch.Emit)
+		assertStored(t, r, ch.Call)
 	}
-	want := map[string]Emit{"CAgone": EmitLeaves, "CAmissed": EmitOnline, "CAunseen": EmitOnline}
-	if len(emits) != len(want) || ended != 1 || joined != 2 {
-		t.Errorf("reconcile emitted %v (ended %d joined %d); want %v", emits, ended, joined, want)
+	want := map[string][]Emit{
+		"CAgone": {EmitLeaves}, "CAgoneB": {EmitLeaves},
+		"CAmissed": {EmitOnline}, "CAunseen": {EmitOnline},
 	}
-	for sid, e := range want {
-		if emits[sid] != e {
-			t.Errorf("%s: %v; want %v", sid, emits[sid], e)
-		}
+	if !reflect.DeepEqual(emits, want) || ended != 2 || joined != 2 {
+		t.Errorf("reconcile emitted %v (ended %d, joined %d); want %v (ended 2, joined 2)", emits, ended, joined, want)
 	}
-	if c, _, _ := r.Get(ctx, "CAmissed"); !c.Muted || c.State != Online {
-		t.Errorf("missed join came back as %+v; want online and muted as listed", c)
+	for sid, c := range untouched {
+		assertStored(t, r, c)
+		_ = sid
+	}
+	if c, _, _ := r.Get(ctx, "CAgone"); c.State != Ended || !c.Muted {
+		t.Errorf("CAgone: %+v; want ended with its last state", c)
 	}
 	if c, _, _ := r.Get(ctx, "CAfresh"); c.State != Online {
-		t.Errorf("a call that joined during the listing was ended")
+		t.Errorf("a call that went online during the listing is %s", c.State)
 	}
-	if c, _, _ := r.Get(ctx, "CAivr"); c.State != Routing {
-		t.Errorf("a routing call was touched: %+v", c)
+	if c, _, _ := r.Get(ctx, "CAmissed"); c.State != Online || !c.Muted || c.OnHold || c.DisplayName != admitName || c.ConferenceSID != "CF1" {
+		t.Errorf("missed join came back as %+v; want online, muted as listed, named as admitted", c)
+	}
+	if c, _, _ := r.Get(ctx, "CAunseen"); c.State != Online || !c.OnHold || c.DisplayName != fallbackName || c.TopicID != "A" {
+		t.Errorf("unseen call came back as %+v; want online, held, named by the fallback", c)
+	}
+	if _, found, _ := r.Get(ctx, "CAstrange"); found {
+		t.Error("a call of a conference that is not the bridge's was stored")
 	}
 
-	// A failed listing changes nothing.
-	before, _ := r.Store().Live(ctx)
-	_, _, err = r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) { return nil, errors.New("twilio down") },
-		fallback, func(ch Change) { t.Errorf("emitted %v after a failed listing", ch) })
-	after, _ := r.Store().Live(ctx)
-	if err == nil || len(before) != len(after) {
-		t.Errorf("failed listing: err %v, live %d → %d", err, len(before), len(after))
+	// The same listing again changes nothing.
+	clk.set(clk.read().Add(time.Minute))
+	again := &recorder{}
+	listing["CAfresh"] = LiveCall{TopicID: "A", ConferenceSID: "CF1"}
+	if ended, joined, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) { return listing, nil }, fallback, again.emit); err != nil || ended+joined != 0 || len(again.got) != 0 {
+		t.Errorf("second reconcile: ended %d joined %d err %v, emitted %d", ended, joined, err, len(again.got))
+	}
+}
+
+// TestReconcileKeepsCallsJoinedDuringListing: with the clock frozen, a call whose online time
+// is not before the start of the listing is kept, one a moment older is ended.
+func TestReconcileKeepsCallsJoinedDuringListing(t *testing.T) {
+	ctx := context.Background()
+	r := New(NewMemory())
+	now := t0
+	r.now = func() time.Time { return now }
+	apply(t, r, step{op: "admit", sid: "CAold"})
+	apply(t, r, step{op: "join", sid: "CAold", seq: 1}) // online at t0
+	now = t0.Add(time.Nanosecond)
+	apply(t, r, step{op: "admit", sid: "CAsame"})
+	apply(t, r, step{op: "join", sid: "CAsame", seq: 1}) // online at the listing's start
+	rec := &recorder{}
+	_, _, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) { return nil, nil }, nil, rec.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.got) != 1 || rec.got[0].Call.CallSID != "CAold" || rec.got[0].Emit != EmitLeaves {
+		t.Errorf("emitted %+v; want one leaves for CAold", rec.got)
+	}
+	if c, _, _ := r.Get(ctx, "CAsame"); c.State != Online {
+		t.Errorf("CAsame is %s; want online", c.State)
+	}
+}
+
+// TestReconcileListError: a failed listing changes nothing and emits nothing.
+func TestReconcileListError(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRoster(t, "memory")
+	for _, s := range []step{
+		{op: "admit", sid: "CA1"}, {op: "join", sid: "CA1", seq: 1},
+		{op: "admit", sid: "CA2"},
+		{op: "admit", sid: "CA3"}, {op: "join", sid: "CA3", seq: 1}, {op: "leave", sid: "CA3", seq: 2},
+	} {
+		apply(t, r, s)
+	}
+	before := snapshot(t, r, "CA1", "CA2", "CA3")
+	boom := errors.New("twilio down")
+	ended, joined, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) {
+		return map[string]LiveCall{"CA2": {TopicID: "A", ConferenceSID: "CF1"}}, boom
+	}, func(string) *Identity { return &Identity{DisplayName: "x"} }, func(ch Change) { t.Errorf("emitted %v after a failed listing", ch) })
+	if !errors.Is(err, boom) || ended != 0 || joined != 0 {
+		t.Errorf("Reconcile = %d, %d, %v; want 0, 0 and the listing's error", ended, joined, err)
+	}
+	if after := snapshot(t, r, "CA1", "CA2", "CA3"); !reflect.DeepEqual(before, after) {
+		t.Errorf("a failed listing changed the roster:\n%+v\n%+v", before, after)
+	}
+}
+
+func snapshot(t *testing.T, r *Roster, sids ...string) map[string]Call {
+	t.Helper()
+	out := map[string]Call{}
+	for _, sid := range sids {
+		c, found, err := r.Get(context.Background(), sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found {
+			out[sid] = c
+		}
+	}
+	return out
+}
+
+// TestSweep: the roster forgets tombstones older than TombstoneTTL and calls that never
+// joined older than RoutingTTL, by its own clock; online calls stay however old.
+func TestSweep(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range []string{"memory", "bolt"} {
+		t.Run(kind, func(t *testing.T) {
+			r, clk := newRoster(t, kind)
+			apply(t, r, step{op: "admit", sid: "CAended"})
+			apply(t, r, step{op: "join", sid: "CAended", seq: 1})
+			apply(t, r, step{op: "leave", sid: "CAended", seq: 2})
+			apply(t, r, step{op: "admit", sid: "CAonline"})
+			apply(t, r, step{op: "join", sid: "CAonline", seq: 1})
+			apply(t, r, step{op: "admit", sid: "CArouting"})
+
+			clk.set(t0.Add(TombstoneTTL - time.Minute))
+			if n, err := r.Sweep(ctx); n != 0 || err != nil {
+				t.Errorf("sweep before the TTL: %d, %v", n, err)
+			}
+			// Within the TTL the tombstone still stops a late callback.
+			if got := apply(t, r, step{op: "join", sid: "CAended", seq: 9, fallback: true}); len(got) != 0 {
+				t.Errorf("late join of a tombstone emitted %v", got[0].Emit)
+			}
+
+			clk.set(t0.Add(TombstoneTTL + time.Minute))
+			if n, err := r.Sweep(ctx); n != 1 || err != nil {
+				t.Errorf("sweep after the tombstone TTL: %d, %v; want 1", n, err)
+			}
+			if _, found, _ := r.Get(ctx, "CAended"); found {
+				t.Error("old tombstone survived the sweep")
+			}
+			clk.set(t0.Add(RoutingTTL + time.Minute))
+			if n, err := r.Sweep(ctx); n != 1 || err != nil {
+				t.Errorf("sweep after the routing TTL: %d, %v; want 1", n, err)
+			}
+			if _, found, _ := r.Get(ctx, "CArouting"); found {
+				t.Error("a call that never joined survived RoutingTTL")
+			}
+			if c, found, _ := r.Get(ctx, "CAonline"); !found || c.State != Online {
+				t.Error("an online call was swept")
+			}
+		})
+	}
+}
+
+// TestParties: the phone parties of a topic are its online calls only.
+func TestParties(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRoster(t, "memory")
+	for _, s := range []step{
+		{op: "admit", sid: "CA1"}, {op: "join", sid: "CA1", seq: 1},
+		{op: "admit", sid: "CA2"},
+		{op: "admit", sid: "CA3"}, {op: "join", sid: "CA3", seq: 1}, {op: "leave", sid: "CA3", seq: 2},
+		{op: "admit", sid: "CA4"}, {op: "mute", sid: "CA4", seq: 3},
+	} {
+		apply(t, r, s)
+	}
+	parties, err := r.Parties(ctx, "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSIDs(t, "Parties(A)", sidList(parties), "CA1", "CA4")
+	if none, _ := r.Parties(ctx, "B"); len(none) != 0 {
+		t.Errorf("Parties(B) = %v", sidList(none))
 	}
 }

@@ -78,6 +78,9 @@ func (m *Memory) list(keep func(Call) bool) ([]Call, error) {
 func (m *Memory) Sweep(ctx context.Context, now time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return 0, ErrClosed
+	}
 	n := 0
 	for sid, c := range m.calls {
 		if Stale(c, now) {

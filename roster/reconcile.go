@@ -86,7 +86,7 @@ func (r *Roster) Sweep(ctx context.Context) (int, error) {
 // ended. A call the roster never saw is named by fallback, and skipped when that is nil.
 func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *Identity) (Change, error) {
 	var ch Change
-	err := r.update(ctx, sid, func(c *Call, found bool) bool {
+	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
 		ch = Change{}
 		switch {
 		case !found && fallback == nil:
