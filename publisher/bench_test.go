@@ -21,6 +21,7 @@ type wsClient struct {
 	conn *websocket.Conn
 	mu   sync.Mutex
 	got  int
+	lost bool // the connection ended
 	cond *sync.Cond
 }
 
@@ -53,6 +54,10 @@ func dialWS(tb testing.TB, base, topic string) *wsClient {
 		for {
 			_, msg, err := conn.ReadMessage()
 			if err != nil {
+				c.mu.Lock()
+				c.lost = true
+				c.cond.Broadcast()
+				c.mu.Unlock()
 				return
 			}
 			if strings.HasPrefix(string(msg), `42/chat,["PRESENCE_EVENT_RESPONSE"`) {
@@ -66,13 +71,21 @@ func dialWS(tb testing.TB, base, topic string) *wsClient {
 	return c
 }
 
-func (c *wsClient) wait(n int) {
+// wait waits until the client has n events; it fails if the connection ends first.
+func (c *wsClient) wait(tb testing.TB, n int) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	for c.got < n {
+		if c.lost {
+			tb.Fatalf("connection lost after %d of %d events", c.got, n)
+		}
 		c.cond.Wait()
 	}
-	c.mu.Unlock()
 }
+
+// window is how many events the benchmark lets its clients fall behind: well inside a
+// client's outbox, which disconnects a client that falls outboxSize behind.
+const window = outboxSize / 4
 
 // BenchmarkBroadcast measures one dial-in event reaching every subscriber of its topic, over
 // real websocket connections to the socket.io server.
@@ -95,10 +108,15 @@ func BenchmarkBroadcast(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
+				if i >= window && i%(window/2) == 0 {
+					for _, c := range clients {
+						c.wait(b, i-window)
+					}
+				}
 				s.Publish(ev)
 			}
 			for _, c := range clients {
-				c.wait(b.N)
+				c.wait(b, b.N)
 			}
 			b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/event-to-all")
 		})

@@ -4,29 +4,32 @@ import (
 	"encoding/json"
 	"strconv"
 	"unicode/utf8"
-
-	socketio "github.com/googollee/go-socket.io"
 )
-
-// encoded is JSON already encoded. go-socket.io looks for binary attachments in every
-// argument, walking slices element by element; a string kind it passes over, so an event is
-// encoded once and copied per subscriber instead of walked per byte.
-type encoded string
-
-// MarshalJSON implements json.Marshaler.
-func (e encoded) MarshalJSON() ([]byte, error) { return []byte(e), nil }
 
 // encode renders v as JSON in ASCII only, with every other character escaped (\u2022 for •).
 // go-socket.io frames polling payloads by their length in bytes while socket.io-client 2.x
 // reads lengths in characters: one non-ASCII character in an event (a masked number's
 // dots, an accented name) would break every polling client. Escaped, the client decodes the
 // very same strings.
-func encode(v any) (encoded, error) {
+func encode(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return encoded(asciiJSON(b)), nil
+	return asciiJSON(b), nil
+}
+
+// eventPacket frames a socket.io EVENT packet of the room namespace, 2/chat,["name",payload],
+// once for every client it goes to. Event names are this package's constants, plain ASCII.
+func eventPacket(event string, payload []byte) []byte {
+	p := make([]byte, 0, len(Namespace)+len(event)+len(payload)+8)
+	p = append(p, '2')
+	p = append(p, Namespace...)
+	p = append(p, `,["`...)
+	p = append(p, event...)
+	p = append(p, `",`...)
+	p = append(p, payload...)
+	return append(p, ']')
 }
 
 // asciiJSON escapes the non-ASCII characters of valid JSON. Outside strings JSON is ASCII
@@ -69,12 +72,12 @@ func appendEscape(out []byte, r rune) []byte {
 	return append(out, s...)
 }
 
-// emit sends one event to one connection, ASCII-encoded.
-func (s *Server) emit(c socketio.Conn, event string, v any) {
-	e, err := encode(v)
+// emit sends one event to one session, in order with its others.
+func (s *Server) emit(sess *session, event string, v any) {
+	b, err := encode(v)
 	if err != nil {
 		s.log.Error("encode event", "event", event, "err", err)
 		return
 	}
-	c.Emit(event, e)
+	s.sendTo(sess, eventPacket(event, b))
 }

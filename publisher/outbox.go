@@ -1,56 +1,148 @@
 package publisher
 
 import (
-	socketio "github.com/googollee/go-socket.io"
+	"io"
+	"net"
+	"sync"
+
+	eio "github.com/googollee/go-socket.io/engineio/session"
 )
 
-// outboxSize bounds the events waiting to be written to one client. A client that falls this
-// far behind (stalled, or on a link too slow for its topic) is disconnected rather than
-// allowed to hold anyone else up.
+// outboxSize bounds the packets waiting to be written to one client. A client that falls
+// this far behind (stalled, or on a link too slow for its topic) is disconnected rather
+// than allowed to hold anyone else up.
 const outboxSize = 1024
 
-// outbox writes one client's events in order on its own goroutine. go-socket.io's Emit waits
-// until the connection's writer is free, and a polling connection's writer waits for the
-// client's next poll, so emitting from a webhook would let one stalled client stall every
-// webhook of its topic.
-type outbox struct {
-	ch chan encoded
+// clientConn is what a client's writer needs of its socket.io connection: go-socket.io's
+// connection passes its Engine.IO session's frame writer through.
+type clientConn interface {
+	NextWriter(eio.FrameType) (io.WriteCloser, error)
+	RemoteAddr() net.Addr
+	Close() error
 }
 
-func newOutbox(conn socketio.Conn) *outbox {
-	o := &outbox{ch: make(chan encoded, outboxSize)}
-	go func() {
-		for e := range o.ch {
-			conn.Emit(EvPresenceResponse, e)
-		}
-	}()
+// outbox writes one client's packets, in order, on its own goroutine. Writing from the
+// sender would let one stalled client (a polling client waits for its next poll) stall every
+// webhook of its topic. Packets queued together are written together: on a websocket, in one
+// system call.
+type outbox struct {
+	mu     sync.Mutex
+	queue  [][]byte
+	spare  [][]byte
+	closed bool
+	wake   chan struct{}
+}
+
+func newOutbox(conn clientConn) *outbox {
+	o := &outbox{wake: make(chan struct{}, 1)}
+	go o.run(conn)
 	return o
 }
 
-// push queues an event for the client; the session's lock is held. It reports false when the
-// client is too far behind.
-func (o *outbox) push(e encoded) bool {
-	select {
-	case o.ch <- e:
+// push queues a packet. It reports false when the client is too far behind.
+func (o *outbox) push(p []byte) bool {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
 		return true
-	default:
+	}
+	if len(o.queue) >= outboxSize {
+		o.mu.Unlock()
 		return false
+	}
+	o.queue = append(o.queue, p)
+	o.mu.Unlock()
+	o.signal()
+	return true
+}
+
+// close ends the writer once the queued packets are written.
+func (o *outbox) close() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.signal()
+}
+
+func (o *outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
 	}
 }
 
-// close ends the writer once the queued events are written; the session's lock is held.
-func (o *outbox) close() { close(o.ch) }
+// take returns the queued packets and whether the outbox is closed.
+func (o *outbox) take() ([][]byte, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	batch := o.queue
+	o.queue = o.spare[:0]
+	o.spare = nil
+	return batch, o.closed
+}
 
-// send queues a PRESENCE_EVENT_RESPONSE for one session. A client too far behind is
-// disconnected.
-func (s *Server) sendTo(sess *session, e encoded) {
-	sess.mu.Lock()
-	ok := sess.closed || sess.out.push(e)
-	sess.mu.Unlock()
-	if !ok {
-		s.log.Warn("disconnecting a room client too far behind", "sub", sess.claims.Subject, "queued", outboxSize)
-		sess.conn.Close()
+// done hands back a written batch's slice for reuse.
+func (o *outbox) done(batch [][]byte) {
+	clear(batch)
+	o.mu.Lock()
+	if cap(batch) <= outboxSize {
+		o.spare = batch[:0]
 	}
+	o.mu.Unlock()
+}
+
+func (o *outbox) run(conn clientConn) {
+	broken := false
+	for range o.wake {
+		batch, closed := o.take()
+		if !broken && len(batch) > 0 {
+			if err := writeBatch(conn, batch); err != nil {
+				// The connection is gone; closing it tells the server, which closes the outbox.
+				broken = true
+				conn.Close()
+			}
+		}
+		o.done(batch)
+		if closed {
+			return
+		}
+	}
+}
+
+// writeBatch writes packets as Engine.IO message frames, gathered into one write where the
+// transport allows.
+func writeBatch(conn clientConn, batch [][]byte) (err error) {
+	if c := corkOf(conn.RemoteAddr()); c != nil {
+		c.Cork()
+		defer func() {
+			if uerr := c.Uncork(); err == nil {
+				err = uerr
+			}
+		}()
+	}
+	for _, p := range batch {
+		w, err := conn.NextWriter(eio.TEXT)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(p)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendTo queues a packet for one session. A client too far behind is disconnected.
+func (s *Server) sendTo(sess *session, p []byte) {
+	if sess.out.push(p) {
+		return
+	}
+	s.log.Warn("disconnecting a room client too far behind", "sub", sess.claims.Subject, "queued", outboxSize)
+	sess.conn.Close()
 }
 
 // subscribers returns the sessions subscribed to a topic.

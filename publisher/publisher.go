@@ -18,7 +18,6 @@ import (
 	"github.com/googollee/go-socket.io/engineio"
 	"github.com/googollee/go-socket.io/engineio/transport"
 	"github.com/googollee/go-socket.io/engineio/transport/polling"
-	"github.com/googollee/go-socket.io/engineio/transport/websocket"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 )
@@ -85,9 +84,8 @@ type session struct {
 	conn   socketio.Conn
 	claims *Claims
 
+	out    *outbox // what it is sent, in order
 	mu     sync.Mutex
-	out    *outbox // its PRESENCE_EVENT_RESPONSEs, in order
-	closed bool    // disconnected: out is closed
 	topics map[string]bool
 	online map[string]json.RawMessage // topics it announced itself online in: its last content
 }
@@ -105,7 +103,7 @@ func New(opts Options, log *slog.Logger) *Server {
 	}
 	s := &Server{
 		io: socketio.NewServer(&engineio.Options{
-			Transports: []transport.Transport{polling.Default, websocket.Default},
+			Transports: []transport.Transport{polling.Default, wsTransport{}},
 			// Clients ping every PingInterval. go-socket.io drops a connection that reads
 			// nothing for PingTimeout (not interval plus timeout), so the timeout must be the
 			// longer: a client that vanishes without closing (a killed tab, a lost network)
@@ -208,7 +206,11 @@ func (s *Server) onConnect(c socketio.Conn) error {
 	if claims == nil {
 		claims = Anonymous("dev-" + c.ID())
 	}
-	sess := &session{conn: c, claims: claims, out: newOutbox(c), topics: make(map[string]bool), online: make(map[string]json.RawMessage)}
+	cc, ok := c.(clientConn)
+	if !ok {
+		return errors.New("socket.io connection without a frame writer")
+	}
+	sess := &session{conn: c, claims: claims, out: newOutbox(cc), topics: make(map[string]bool), online: make(map[string]json.RawMessage)}
 	c.SetContext(sess)
 	s.mu.Lock()
 	s.sessions[c.ID()] = sess
@@ -229,11 +231,8 @@ func (s *Server) onDisconnect(c socketio.Conn, reason string) {
 	sess.mu.Lock()
 	topics := sess.topics
 	sess.topics = map[string]bool{}
-	if !sess.closed {
-		sess.closed = true
-		sess.out.close()
-	}
 	sess.mu.Unlock()
+	sess.out.close()
 	n := len(topics)
 	for topicID := range topics {
 		s.index(topicID, sess, false)
@@ -291,7 +290,7 @@ func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) {
 	if err != nil {
 		s.obs.Refused("subscribe")
 		s.log.Info("subscribe refused", "sub", sess.claims.Subject, "reason", err.Error())
-		s.emit(c, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
 		return
 	}
 	sess.mu.Lock()
@@ -302,7 +301,7 @@ func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) {
 	if fresh {
 		s.obs.Subscribed(1)
 	}
-	s.emit(c, EvSubscribed, channelReply{Channel: ch})
+	s.emit(sess, EvSubscribed, channelReply{Channel: ch})
 }
 
 func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
@@ -312,7 +311,7 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 	}
 	ch, err := decodeChannel(raw)
 	if err != nil {
-		s.emit(c, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
 		return
 	}
 	sess.mu.Lock()
@@ -328,7 +327,7 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 	if was {
 		s.obs.Subscribed(-1)
 	}
-	s.emit(c, EvUnsubscribed, channelReply{Channel: ch})
+	s.emit(sess, EvUnsubscribed, channelReply{Channel: ch})
 }
 
 // Publish sends ev to every subscriber of its topic, encoded once for all of them.

@@ -69,7 +69,7 @@ func senderOf(c *Claims) userSender {
 func (s *Server) refuse(sess *session, req presenceRequest, reason string) {
 	s.obs.Refused("presence")
 	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", truncate(req.Category, 60), "reason", reason)
-	s.emitPresence(sess, invalid{
+	s.emit(sess, EvPresenceResponse, invalid{
 		TopicID:          req.TopicID,
 		Sender:           senderOf(sess.claims),
 		Category:         mapper.CategoryInvalid,
@@ -169,9 +169,7 @@ func (s *Server) replay(sess *session, req presenceRequest) {
 		return
 	}
 	for _, ev := range events {
-		if e, err := encode(ev); err == nil {
-			s.sendTo(sess, e)
-		}
+		s.emit(sess, EvPresenceResponse, ev)
 	}
 }
 
@@ -299,9 +297,9 @@ func (s *Server) deliver(env envelope) {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return
 	}
-	e := encoded(asciiJSON(env.Payload))
+	p := eventPacket(EvPresenceResponse, asciiJSON(env.Payload))
 	for _, sess := range s.subscribers(env.TopicID) {
-		s.sendTo(sess, e)
+		s.sendTo(sess, p)
 	}
 }
 
@@ -310,14 +308,4 @@ func truncate(s string, n int) string {
 		s = s[:n]
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-// emitPresence sends one PRESENCE_EVENT_RESPONSE to one session, in order with its others.
-func (s *Server) emitPresence(sess *session, v any) {
-	e, err := encode(v)
-	if err != nil {
-		s.log.Error("encode event", "err", err)
-		return
-	}
-	s.sendTo(sess, e)
 }

@@ -1,0 +1,241 @@
+package publisher
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio/frame"
+	"github.com/googollee/go-socket.io/engineio/packet"
+	"github.com/googollee/go-socket.io/engineio/transport"
+	"github.com/gorilla/websocket"
+)
+
+// wsTransport is Engine.IO's websocket transport for go-socket.io's engine, in place of the
+// one go-socket.io ships. It speaks the same protocol over the same gorilla/websocket
+// connection, with two differences that matter when one event goes to many clients:
+//
+//   - go-socket.io's transport starts a timer and a goroutine for every frame read or
+//     written (to print a warning if the frame is never closed); this one does not.
+//   - Its frames can be gathered: while the client's writer holds the connection corked,
+//     frames collect in a buffer and leave in one write when it uncorks, so a client that
+//     is sent several events at once costs one system call, not one per event.
+type wsTransport struct{}
+
+var errNoDial = errors.New("websocket transport: dialing is not supported")
+
+func (wsTransport) Name() string { return "websocket" }
+
+func (wsTransport) Dial(*url.URL, http.Header) (transport.Conn, error) { return nil, errNoDial }
+
+// Accept upgrades the request, as go-socket.io's transport does: gorilla/websocket's default
+// origin check and buffer sizes.
+func (wsTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	h := &corkingHijacker{ResponseWriter: w}
+	ws, err := (&websocket.Upgrader{}).Upgrade(h, r, w.Header())
+	if err != nil {
+		return nil, err
+	}
+	c := &wsConn{ws: ws, cork: h.conn, url: *r.URL, header: r.Header, closed: make(chan struct{})}
+	frames := wsFrames{c}
+	c.FrameReader = packet.NewDecoder(frames)
+	c.FrameWriter = packet.NewEncoder(frames)
+	return c, nil
+}
+
+// corkingHijacker hands gorilla/websocket the hijacked connection wrapped in a corkConn.
+type corkingHijacker struct {
+	http.ResponseWriter
+	conn *corkConn
+}
+
+func (h *corkingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("websocket transport: the response cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.conn = &corkConn{Conn: nc}
+	return h.conn, brw, nil
+}
+
+// corkConn is a connection whose writes can be held back and sent together.
+type corkConn struct {
+	net.Conn
+
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+}
+
+// maxKeptBuffer is the largest gathering buffer kept between batches.
+const maxKeptBuffer = 64 << 10
+
+func (c *corkConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// Cork holds back writes until Uncork.
+func (c *corkConn) Cork() {
+	c.mu.Lock()
+	c.corked = true
+	c.mu.Unlock()
+}
+
+// Uncork sends what was held back, in one write. A failed write closes the connection, so
+// that its reader, and with it the session, ends.
+func (c *corkConn) Uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > maxKeptBuffer {
+		c.buf = nil
+	} else {
+		c.buf = c.buf[:0]
+	}
+	if err != nil {
+		c.Conn.Close()
+	}
+	return err
+}
+
+// corker is what a client's writer looks for to gather its frames.
+type corker interface {
+	Cork()
+	Uncork() error
+}
+
+// remoteAddr is a connection's remote address that also leads to its corkConn: go-socket.io
+// offers no other way from a socket.io connection to its transport, and it passes the
+// address through unchanged.
+type remoteAddr struct {
+	net.Addr
+	cork *corkConn
+}
+
+// corkOf returns the corker behind a socket.io connection's current transport, or nil when
+// it has none (a polling connection).
+func corkOf(addr net.Addr) corker {
+	if a, ok := addr.(remoteAddr); ok && a.cork != nil {
+		return a.cork
+	}
+	return nil
+}
+
+// wsConn implements transport.Conn over a gorilla/websocket connection.
+type wsConn struct {
+	transport.FrameReader
+	transport.FrameWriter
+
+	ws     *websocket.Conn
+	cork   *corkConn
+	url    url.URL
+	header http.Header
+
+	rmu, wmu  sync.Mutex // one reader, one writer at a time, as gorilla/websocket requires
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (c *wsConn) URL() url.URL              { return c.url }
+func (c *wsConn) RemoteHeader() http.Header { return c.header }
+func (c *wsConn) LocalAddr() net.Addr       { return c.ws.LocalAddr() }
+
+func (c *wsConn) RemoteAddr() net.Addr { return remoteAddr{Addr: c.ws.RemoteAddr(), cork: c.cork} }
+
+func (c *wsConn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+func (c *wsConn) SetWriteDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.SetWriteDeadline(t)
+}
+
+// ServeHTTP holds the upgrade request until the connection closes, as go-socket.io's does.
+func (c *wsConn) ServeHTTP(http.ResponseWriter, *http.Request) { <-c.closed }
+
+func (c *wsConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.ws.Close()
+}
+
+// wsFrames maps websocket messages to Engine.IO frames.
+type wsFrames struct{ c *wsConn }
+
+func (f wsFrames) NextReader() (frame.Type, io.ReadCloser, error) {
+	f.c.rmu.Lock()
+	defer f.c.rmu.Unlock()
+	typ, r, err := f.c.ws.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	switch typ {
+	case websocket.TextMessage:
+		return frame.String, drainCloser{r}, nil
+	case websocket.BinaryMessage:
+		return frame.Binary, drainCloser{r}, nil
+	}
+	return 0, nil, transport.ErrInvalidFrame
+}
+
+func (f wsFrames) NextWriter(ft frame.Type) (io.WriteCloser, error) {
+	t := websocket.TextMessage
+	switch ft {
+	case frame.String:
+	case frame.Binary:
+		t = websocket.BinaryMessage
+	default:
+		return nil, transport.ErrInvalidFrame
+	}
+	f.c.wmu.Lock()
+	w, err := f.c.ws.NextWriter(t)
+	if err != nil {
+		f.c.wmu.Unlock()
+		return nil, err
+	}
+	return &frameWriter{w: w, mu: &f.c.wmu}, nil
+}
+
+// drainCloser reads the rest of a frame when closed.
+type drainCloser struct{ io.Reader }
+
+func (d drainCloser) Close() error {
+	_, err := io.Copy(io.Discard, d.Reader)
+	return err
+}
+
+// frameWriter holds the connection's writer until closed.
+type frameWriter struct {
+	w    io.WriteCloser
+	mu   *sync.Mutex
+	done bool
+}
+
+func (w *frameWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
+
+func (w *frameWriter) Close() error {
+	if w.done {
+		return nil
+	}
+	w.done = true
+	defer w.mu.Unlock()
+	return w.w.Close()
+}
