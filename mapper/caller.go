@@ -73,20 +73,28 @@ func IsE164(s string) bool {
 // DisplayName names a caller who is not in the directory: the caller name Twilio looked up
 // when there is one, else the number as mode says. A withheld number is AnonymousName.
 func DisplayName(from, callerName string, mode CallerIDMode) string {
+	display, _ := Caller(from, callerName, mode)
+	return display
+}
+
+// Caller returns both how a caller outside the directory is shown (DisplayName) and its
+// masked number (Mask), parsing the number once.
+func Caller(from, callerName string, mode CallerIDMode) (display, masked string) {
 	num, ok := ParseNumber(from)
 	if !ok {
-		return AnonymousName
+		return AnonymousName, maskInvalid(from)
 	}
+	masked = mask(num)
 	if name := strings.TrimSpace(callerName); name != "" && !looksLikeNumber(name) && !withheld[strings.ToLower(name)] {
-		return name
+		return name, masked
 	}
 	switch mode {
 	case CallerIDFull:
-		return phonenumbers.Format(num, phonenumbers.INTERNATIONAL)
+		return phonenumbers.Format(num, phonenumbers.INTERNATIONAL), masked
 	case CallerIDHidden:
-		return HiddenName
+		return HiddenName, masked
 	default:
-		return Mask(from)
+		return masked, masked
 	}
 }
 
@@ -109,11 +117,20 @@ func looksLikeNumber(s string) bool {
 func Mask(number string) string {
 	num, ok := ParseNumber(number)
 	if !ok {
-		if strings.TrimSpace(number) == "" {
-			return ""
-		}
-		return "•••"
+		return maskInvalid(number)
 	}
+	return mask(num)
+}
+
+// maskInvalid is Mask of something that is not an E.164 number.
+func maskInvalid(number string) string {
+	if strings.TrimSpace(number) == "" {
+		return ""
+	}
+	return "•••"
+}
+
+func mask(num *phonenumbers.PhoneNumber) string {
 	national := phonenumbers.GetNationalSignificantNumber(num)
 	keep := 4
 	if len(national) <= keep {

@@ -146,9 +146,12 @@ func FuzzDisplayName(f *testing.F) {
 		f.Add(s, s)
 	}
 	f.Fuzz(func(t *testing.T, from, callerName string) {
-		_ = Mask(from)
+		masked := Mask(from)
 		for _, mode := range modes {
 			name := DisplayName(from, callerName, mode)
+			if display, m := Caller(from, callerName, mode); display != name || m != masked {
+				t.Errorf("Caller(%q, %q, %s) = %q, %q; want DisplayName %q and Mask %q", from, callerName, mode, display, m, name, masked)
+			}
 			if name == "" {
 				t.Errorf("DisplayName(%q, %q, %s) is empty", from, callerName, mode)
 			}

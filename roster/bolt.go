@@ -42,7 +42,7 @@ type boltOp struct {
 // maxGroup bounds how many updates share one commit.
 const maxGroup = 512
 
-// gatherWindow is how long a commit waits for more updates after the first.
+// gatherWindow is how long a commit of a lone update waits for more.
 var gatherWindow = 500 * time.Microsecond
 
 var _ Store = (*Bolt)(nil)
@@ -84,19 +84,31 @@ func (b *Bolt) commitLoop() {
 		case op := <-b.pending:
 			group = append(group[:0], op)
 		}
-		// Webhooks in flight arrive within moments of each other; a short wait lets them share
-		// the commit rather than split into a group of one and a group of the rest.
-		window := time.NewTimer(gatherWindow)
-	collect:
+		// Under load, updates queue while a commit runs and the next commit takes them all.
+		// A lone update waits a moment for company: webhooks in flight arrive within moments
+		// of each other, and would otherwise split into a group of one and a group of the rest.
+	drain:
 		for len(group) < maxGroup {
 			select {
 			case op := <-b.pending:
 				group = append(group, op)
-			case <-window.C:
-				break collect
+			default:
+				break drain
 			}
 		}
-		window.Stop()
+		if len(group) == 1 {
+			window := time.NewTimer(gatherWindow)
+		collect:
+			for len(group) < maxGroup {
+				select {
+				case op := <-b.pending:
+					group = append(group, op)
+				case <-window.C:
+					break collect
+				}
+			}
+			window.Stop()
+		}
 		b.commit(group)
 	}
 }

@@ -126,9 +126,10 @@ type endpointFunc func(req request) (reply, error)
 // endpoint wraps an endpoint with what every webhook needs, in this order: method, body cap,
 // signature, then parsing.
 func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
+	elog := h.log.With("endpoint", name)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		log := h.log.With("endpoint", name)
+		log := elog
 		fail := func(status int, result, reason string) {
 			h.obs.Webhook(name, result, time.Since(start))
 			log.Warn("webhook refused", "status", status, "reason", reason)
@@ -173,7 +174,8 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 			return
 		}
 		h.obs.Webhook(name, rep.result, time.Since(start))
-		log.Info("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
+		// Each webhook's outcome and time are in the metrics; its line is for debugging.
+		log.Debug("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
 		if rep.twiml == "" {
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -203,16 +205,12 @@ func (h *Handler) signed(r *http.Request, form url.Values) bool {
 
 // identity is how the room shows the caller of an incoming call.
 func (h *Handler) identity(in incoming) roster.Identity {
-	masked := mapper.Mask(in.From)
 	if c, ok := h.rooms().Caller(in.From); ok {
 		return roster.Identity{Username: c.Username, DisplayName: c.DisplayName,
-			PictureURL: c.PictureURL, Role: c.Role, Masked: masked}
+			PictureURL: c.PictureURL, Role: c.Role, Masked: mapper.Mask(in.From)}
 	}
-	return roster.Identity{
-		DisplayName: mapper.DisplayName(in.From, in.CallerName, h.opts.CallerID),
-		PictureURL:  h.opts.DefaultPictureURL,
-		Masked:      masked,
-	}
+	display, masked := mapper.Caller(in.From, in.CallerName, h.opts.CallerID)
+	return roster.Identity{DisplayName: display, PictureURL: h.opts.DefaultPictureURL, Masked: masked}
 }
 
 // route finds the topic of an incoming call: by SIP header, else by dialled number.
