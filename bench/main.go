@@ -46,6 +46,7 @@ type options struct {
 	topic       string
 	calls       int
 	concurrency int
+	rate        float64
 	subscribers int
 	settle      time.Duration
 	failOnLoss  bool
@@ -63,6 +64,7 @@ func run() int {
 	flag.StringVar(&o.topic, "topic", "5a1339868509b80641a56655", "topic id (routed by SIP header; must be in the rooms file)")
 	flag.IntVar(&o.calls, "calls", 2000, "number of dial-ins")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "webhooks in flight")
+	flag.Float64Var(&o.rate, "rate", 0, "dial-ins started per second, at most -concurrency at a time (0: as fast as -concurrency allows)")
 	flag.IntVar(&o.subscribers, "subscribers", 20, "socket.io subscribers on the topic")
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "how long to wait for events to arrive after each phase")
 	flag.BoolVar(&o.failOnLoss, "fail-on-loss", false, "exit 1 if any event is lost")
@@ -90,6 +92,8 @@ func run() int {
 type report struct {
 	Calls          int     `json:"calls"`
 	Concurrency    int     `json:"concurrency"`
+	Rate           float64 `json:"rate,omitempty"`
+	LateStarts     int64   `json:"late_starts,omitempty"`
 	Subscribers    int     `json:"subscribers"`
 	JoinsPerSec    float64 `json:"join_calls_per_sec"`
 	LeavesPerSec   float64 `json:"leave_calls_per_sec"`
@@ -97,6 +101,8 @@ type report struct {
 	WebhookP99ms   float64 `json:"webhook_p99_ms"`
 	E2EJoinP50ms   float64 `json:"e2e_join_p50_ms"`
 	E2EJoinP99ms   float64 `json:"e2e_join_p99_ms"`
+	FirstJoinP50ms float64 `json:"e2e_join_first_p50_ms"`
+	FirstJoinP99ms float64 `json:"e2e_join_first_p99_ms"`
 	E2ELeaveP50ms  float64 `json:"e2e_leave_p50_ms"`
 	E2ELeaveP99ms  float64 `json:"e2e_leave_p99_ms"`
 	Expected       int     `json:"events_expected"`
@@ -110,10 +116,15 @@ type report struct {
 }
 
 func (r report) print(w io.Writer) {
-	fmt.Fprintf(w, "dial-ins %d, concurrency %d, subscribers %d\n", r.Calls, r.Concurrency, r.Subscribers)
+	fmt.Fprintf(w, "dial-ins %d, concurrency %d, subscribers %d", r.Calls, r.Concurrency, r.Subscribers)
+	if r.Rate > 0 {
+		fmt.Fprintf(w, ", paced at %.0f dial-ins/s (%d started late: all %d in flight)", r.Rate, r.LateStarts, r.Concurrency)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  joins:  %.0f calls/s (voice + join each)   leaves: %.0f calls/s\n", r.JoinsPerSec, r.LeavesPerSec)
 	fmt.Fprintf(w, "  webhook latency:  p50 %.2f ms  p99 %.2f ms  (%d errors)\n", r.WebhookP50ms, r.WebhookP99ms, r.WebhookErrors)
-	fmt.Fprintf(w, "  end-to-end join:  p50 %.2f ms  p99 %.2f ms\n", r.E2EJoinP50ms, r.E2EJoinP99ms)
+	fmt.Fprintf(w, "  end-to-end join:  p50 %.2f ms  p99 %.2f ms  (first subscriber: p50 %.2f ms  p99 %.2f ms)\n",
+		r.E2EJoinP50ms, r.E2EJoinP99ms, r.FirstJoinP50ms, r.FirstJoinP99ms)
 	fmt.Fprintf(w, "  end-to-end leave: p50 %.2f ms  p99 %.2f ms\n", r.E2ELeaveP50ms, r.E2ELeaveP99ms)
 	fmt.Fprintf(w, "  events: %d expected, %d delivered, %d lost, %d duplicated\n", r.Expected, r.Delivered, r.Lost, r.Duplicated)
 	if r.RSSOnlineBytes > 0 {
@@ -125,7 +136,7 @@ func (r report) print(w io.Writer) {
 }
 
 func load(o options) (report, error) {
-	rep := report{Calls: o.calls, Concurrency: o.concurrency, Subscribers: o.subscribers}
+	rep := report{Calls: o.calls, Concurrency: o.concurrency, Rate: o.rate, Subscribers: o.subscribers}
 	client := &http.Client{
 		Timeout:   15 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2, MaxConnsPerHost: o.concurrency * 2},
@@ -159,7 +170,7 @@ func load(o options) (report, error) {
 		return err
 	}
 	joinStart := time.Now()
-	parallel(o.calls, o.concurrency, func(i int) {
+	rep.LateStarts += parallel(o.calls, o.concurrency, o.rate, func(i int) {
 		sid := sids[i]
 		voice := twiliotest.Voice(sid, fmt.Sprintf("+1415555%04d", i%10000), "+15005550006", "SipHeader_X-Topic-Id", o.topic)
 		if post("/twilio/voice", voice) != nil {
@@ -173,7 +184,8 @@ func load(o options) (report, error) {
 	if err != nil {
 		return rep, err
 	}
-	rep.E2EJoinP50ms, rep.E2EJoinP99ms = e2e(sids, sent, joined, "app.event.presence.party.online")
+	rep.E2EJoinP50ms, rep.E2EJoinP99ms = e2e(sids, sent, joined, "app.event.presence.party.online", false)
+	rep.FirstJoinP50ms, rep.FirstJoinP99ms = e2e(sids, sent, joined, "app.event.presence.party.online", true)
 	rep.RSSOnlineBytes, _ = residentMemory(client, o.url)
 	if rep.RSSOnlineBytes > rep.RSSBaseBytes {
 		rep.BytesPerCall = (rep.RSSOnlineBytes - rep.RSSBaseBytes) / float64(o.calls)
@@ -181,7 +193,7 @@ func load(o options) (report, error) {
 	final := joined
 	if !o.hold {
 		leaveStart := time.Now()
-		parallel(o.calls, o.concurrency, func(i int) {
+		rep.LateStarts += parallel(o.calls, o.concurrency, o.rate, func(i int) {
 			sent[i] = time.Now().UnixMicro()
 			post("/twilio/conference", participant(conf, o.topic, sids[i], "participant-leave", seq.Add(1)))
 		})
@@ -190,7 +202,7 @@ func load(o options) (report, error) {
 		if err != nil {
 			return rep, err
 		}
-		rep.E2ELeaveP50ms, rep.E2ELeaveP99ms = e2e(sids, sent, left, "app.event.presence.party.leaves")
+		rep.E2ELeaveP50ms, rep.E2ELeaveP99ms = e2e(sids, sent, left, "app.event.presence.party.leaves", false)
 		final = left
 	}
 	rep.WebhookP50ms, rep.WebhookP99ms = lat.percentiles()
@@ -235,9 +247,13 @@ func postSigned(client *http.Client, o options, path string, form url.Values) er
 	return nil
 }
 
-func parallel(n, workers int, fn func(i int)) {
-	var next atomic.Int64
+// parallel runs fn for 0..n-1 on workers goroutines. With a rate, call i starts no sooner
+// than i/rate seconds in; it returns how many started more than a millisecond late because
+// every worker was busy.
+func parallel(n, workers int, rate float64, fn func(i int)) (late int64) {
+	var next, lateN atomic.Int64
 	var wg sync.WaitGroup
+	start := time.Now()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -247,11 +263,20 @@ func parallel(n, workers int, fn func(i int)) {
 				if i >= n {
 					return
 				}
+				if rate > 0 {
+					due := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					if wait := time.Until(due); wait > 0 {
+						time.Sleep(wait)
+					} else if wait < -time.Millisecond {
+						lateN.Add(1)
+					}
+				}
 				fn(i)
 			}
 		}()
 	}
 	wg.Wait()
+	return lateN.Load()
 }
 
 type latencies struct {
@@ -284,15 +309,20 @@ func percentile(v []float64, p float64) float64 {
 	return v[i]
 }
 
-// e2e is the latency from sending a call's webhook until the last subscriber had its event.
-func e2e(sids []string, sent []int64, got map[string]arrival, category string) (p50, p99 float64) {
+// e2e is the latency from sending a call's webhook until the last subscriber had its event
+// (or, with first, the first one).
+func e2e(sids []string, sent []int64, got map[string]arrival, category string, first bool) (p50, p99 float64) {
 	var ms []float64
 	for i, sid := range sids {
 		a, ok := got[sid+" "+category]
 		if !ok || sent[i] == 0 {
 			continue
 		}
-		ms = append(ms, float64(a.last-sent[i])/1000)
+		at := a.last
+		if first {
+			at = a.first
+		}
+		ms = append(ms, float64(at-sent[i])/1000)
 	}
 	return percentile(ms, 50), percentile(ms, 99)
 }
@@ -373,27 +403,44 @@ func benchDir() (string, error) {
 	return "", errors.New("cannot find bench/subscribers.js: run from the repository root")
 }
 
-// waitFor polls the subscribers until every call's event reached all of them or settle
-// passes, and returns what arrived.
+// waitFor waits until every call's event reached all the subscribers or settle passes, and
+// returns what arrived. While events arrive it asks only for a count, so that the summary's
+// cost (a JSON line of every call) does not delay the events it measures.
 func (s *subscribers) waitFor(sids []string, category string, settle time.Duration) (map[string]arrival, error) {
 	deadline := time.Now().Add(settle)
+	want := len(sids) * s.n
 	for {
-		got, err := s.dump()
+		n, err := s.count(category)
 		if err != nil {
 			return nil, err
 		}
-		complete := true
-		for _, sid := range sids {
-			if got[sid+" "+category].count < s.n {
-				complete = false
-				break
+		if n >= want || time.Now().After(deadline) {
+			got, err := s.dump()
+			if err != nil || complete(got, sids, category, s.n) || time.Now().After(deadline) {
+				return got, err
 			}
 		}
-		if complete || time.Now().After(deadline) {
-			return got, nil
-		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+func complete(got map[string]arrival, sids []string, category string, n int) bool {
+	for _, sid := range sids {
+		if got[sid+" "+category].count < n {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *subscribers) count(category string) (int, error) {
+	if _, err := io.WriteString(s.stdin, "count "+category+"\n"); err != nil {
+		return 0, err
+	}
+	if !s.out.Scan() {
+		return 0, errors.New("subscribers stopped")
+	}
+	return strconv.Atoi(strings.TrimSpace(s.out.Text()))
 }
 
 func (s *subscribers) dump() (map[string]arrival, error) {

@@ -3,8 +3,10 @@
 // the time the last subscriber got it, and prints that summary when asked.
 //
 //   node subscribers.js URL TOPIC COUNT [TOKEN]
-// stdout: "ready N" once all are subscribed; then, for each "dump" line on stdin, one JSON
-// line {"<sid> <category>": [count, firstMicros, lastMicros], ...}.
+// stdout: "ready N" once all are subscribed; then, for each "count CATEGORY" line on stdin,
+// the number of events of that category received so far (cheap, asked while events are still
+// arriving), and for each "dump" line one JSON line
+// {"<sid> <category>": [count, firstMicros, lastMicros], ...}.
 'use strict';
 const io = require('socket.io-client');
 const { performance } = require('perf_hooks');
@@ -14,6 +16,7 @@ const [url, topic, countArg, token] = process.argv.slice(2);
 const count = parseInt(countArg, 10);
 const nowMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
 const seen = new Map();
+const totals = new Map();
 let subscribed = 0;
 const sockets = [];
 
@@ -34,11 +37,15 @@ for (let i = 0; i < count; i++) {
     const key = (ev.sender && ev.sender._id) + ' ' + ev.category;
     const rec = seen.get(key);
     if (rec) { rec[0]++; rec[2] = t; } else { seen.set(key, [1, t, t]); }
+    totals.set(ev.category, (totals.get(ev.category) || 0) + 1);
   });
 }
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'dump') {
+  const [cmd, arg] = line.trim().split(' ');
+  if (cmd === 'count') {
+    process.stdout.write(`${totals.get(arg) || 0}\n`);
+  } else if (cmd === 'dump') {
     process.stdout.write(JSON.stringify(Object.fromEntries(seen)) + '\n');
   }
 }).on('close', () => {
