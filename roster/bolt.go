@@ -52,7 +52,14 @@ func OpenBolt(dir string) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, BoltFile), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := bolt.Open(filepath.Join(dir, BoltFile), 0o600, &bolt.Options{
+		Timeout: 2 * time.Second,
+		// The freelist is rebuilt from the pages when the file is opened instead of being
+		// written with every commit: commits write and sync less, and nothing is lost, as the
+		// freelist only says which pages are free.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open bolt file: %w", err)
 	}
