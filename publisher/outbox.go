@@ -81,11 +81,15 @@ func (o *outbox) take() ([][]byte, bool) {
 	return batch, o.closed
 }
 
+// keptBatch is the largest batch slice kept for reuse, so that a client that once fell far
+// behind does not hold a long slice for good.
+const keptBatch = 64
+
 // done hands back a written batch's slice for reuse.
 func (o *outbox) done(batch [][]byte) {
 	clear(batch)
 	o.mu.Lock()
-	if cap(batch) <= outboxSize {
+	if cap(batch) <= keptBatch {
 		o.spare = batch[:0]
 	}
 	o.mu.Unlock()
@@ -109,10 +113,12 @@ func (o *outbox) run(conn clientConn) {
 	}
 }
 
-// writeBatch writes packets as Engine.IO message frames, gathered into one write where the
-// transport allows.
+// writeBatch writes packets as Engine.IO message frames; several are gathered into one write
+// where the transport allows.
 func writeBatch(conn clientConn, batch [][]byte) (err error) {
-	if c := corkOf(conn.RemoteAddr()); c != nil {
+	if len(batch) == 1 {
+		// nothing to gather
+	} else if c := corkOf(conn.RemoteAddr()); c != nil {
 		c.Cork()
 		defer func() {
 			if uerr := c.Uncork(); err == nil {

@@ -76,8 +76,9 @@ type corkConn struct {
 	buf    []byte
 }
 
-// maxKeptBuffer is the largest gathering buffer kept between batches.
-const maxKeptBuffer = 64 << 10
+// maxKeptBuffer is the largest gathering buffer kept between batches: a few events' worth,
+// so that a thousand clients do not each hold on to the largest batch they were ever sent.
+const maxKeptBuffer = 8 << 10
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

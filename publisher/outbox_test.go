@@ -1,0 +1,228 @@
+package publisher
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	eio "github.com/googollee/go-socket.io/engineio/session"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+// recordingConn is a net.Conn that records each Write it is given.
+type recordingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []string
+	fail   error
+	closed bool
+}
+
+func (c *recordingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}
+
+func (c *recordingConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return nil
+}
+
+func TestCorkGathersWrites(t *testing.T) {
+	rec := &recordingConn{}
+	c := &corkConn{Conn: rec}
+	c.Write([]byte("a"))
+	c.Cork()
+	c.Write([]byte("b"))
+	c.Write([]byte("c"))
+	if len(rec.writes) != 1 {
+		t.Fatalf("corked writes reached the connection: %q", rec.writes)
+	}
+	if err := c.Uncork(); err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("d"))
+	want := []string{"a", "bc", "d"}
+	if fmt.Sprint(rec.writes) != fmt.Sprint(want) {
+		t.Errorf("writes = %q; want %q", rec.writes, want)
+	}
+}
+
+func TestUncorkFailureClosesTheConnection(t *testing.T) {
+	rec := &recordingConn{fail: errors.New("broken pipe")}
+	c := &corkConn{Conn: rec}
+	c.Cork()
+	c.Write([]byte("x"))
+	if err := c.Uncork(); err == nil || !rec.closed {
+		t.Errorf("Uncork = %v, closed %v; want the error and the connection closed", err, rec.closed)
+	}
+}
+
+// fakeClient is a clientConn whose frames are recorded; while gate is open-ended (nil) frames
+// are written at once, else each waits for a value from gate.
+type fakeClient struct {
+	mu     sync.Mutex
+	frames []string
+	gate   chan struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newFakeClient(gate chan struct{}) *fakeClient {
+	return &fakeClient{gate: gate, closed: make(chan struct{})}
+}
+
+func (f *fakeClient) NextWriter(eio.FrameType) (io.WriteCloser, error) {
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-f.closed:
+			return nil, io.ErrClosedPipe
+		}
+	}
+	return &fakeFrame{f: f}, nil
+}
+
+func (f *fakeClient) RemoteAddr() net.Addr { return &net.TCPAddr{} }
+
+func (f *fakeClient) Close() error {
+	f.once.Do(func() { close(f.closed) })
+	return nil
+}
+
+func (f *fakeClient) written() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.frames...)
+}
+
+type fakeFrame struct {
+	f   *fakeClient
+	buf strings.Builder
+}
+
+func (w *fakeFrame) Write(p []byte) (int, error) { return w.buf.Write(p) }
+
+func (w *fakeFrame) Close() error {
+	w.f.mu.Lock()
+	w.f.frames = append(w.f.frames, w.buf.String())
+	w.f.mu.Unlock()
+	return nil
+}
+
+func TestOutboxWritesInOrderAndDrainsOnClose(t *testing.T) {
+	f := newFakeClient(nil)
+	o := newOutbox(f)
+	var want []string
+	for i := range 500 {
+		p := fmt.Sprintf("p%d", i)
+		want = append(want, p)
+		if !o.push([]byte(p)) {
+			t.Fatalf("push %d refused", i)
+		}
+	}
+	o.close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.written()) < len(want) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := f.written(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("frames = %d in %v...; want %d in order", len(got), got[:min(len(got), 5)], len(want))
+	}
+}
+
+func TestOutboxRefusesAClientTooFarBehind(t *testing.T) {
+	gate := make(chan struct{})
+	f := newFakeClient(gate)
+	defer f.Close()
+	o := newOutbox(f)
+	defer o.close()
+	// The writer takes the first packet and waits in NextWriter; outboxSize more fit.
+	o.push([]byte("first"))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		o.mu.Lock()
+		taken := len(o.queue) == 0
+		o.mu.Unlock()
+		if taken || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := range outboxSize {
+		if !o.push([]byte("p")) {
+			t.Fatalf("push %d of %d refused", i+1, outboxSize)
+		}
+	}
+	if o.push([]byte("one too many")) {
+		t.Error("a client outboxSize packets behind was sent one more")
+	}
+}
+
+// TestBroadcastOverWebsocketInOrder sends bursts of events to one websocket client, whose
+// writer gathers them, and checks that every event arrives whole and in order.
+func TestBroadcastOverWebsocketInOrder(t *testing.T) {
+	auth, _ := NewAuth(nil, nil, true)
+	s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Serve()
+	defer s.Close()
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/?EIO=3&transport=websocket"
+	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	read := func() string {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		return string(msg)
+	}
+	expect := func(prefix string) {
+		for !strings.HasPrefix(read(), prefix) {
+		}
+	}
+	expect("0{")
+	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
+	expect("40/chat")
+	conn.WriteMessage(websocket.TextMessage, []byte(`42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"t1","type":"topic"}}]`))
+	expect(`42/chat,["CHANNEL_SUBSCRIBED"`)
+
+	const n = 300
+	go func() {
+		for i := range n {
+			s.Publish(mapper.Online(mapper.Party{CallSID: fmt.Sprintf("CA%032d", i), TopicID: "t1", DisplayName: "Zoë"}, "id"))
+		}
+	}()
+	for i := range n {
+		msg := read()
+		want := fmt.Sprintf(`"sessionId":"CA%032d"`, i)
+		if !strings.HasPrefix(msg, `42/chat,["PRESENCE_EVENT_RESPONSE",{`) || !strings.HasSuffix(msg, "}]") || !strings.Contains(msg, want) {
+			t.Fatalf("message %d = %s; want a whole PRESENCE_EVENT_RESPONSE with %s", i, msg, want)
+		}
+		if !strings.Contains(msg, `Zo\u00eb`) {
+			t.Fatalf("message %d = %s: not ASCII-escaped", i, msg)
+		}
+	}
+}
