@@ -48,6 +48,7 @@ type options struct {
 	concurrency int
 	rate        float64
 	subscribers int
+	procs       int
 	settle      time.Duration
 	failOnLoss  bool
 	hold        bool
@@ -66,6 +67,7 @@ func run() int {
 	flag.IntVar(&o.concurrency, "concurrency", 32, "webhooks in flight")
 	flag.Float64Var(&o.rate, "rate", 0, "dial-ins started per second, at most -concurrency at a time (0: as fast as -concurrency allows)")
 	flag.IntVar(&o.subscribers, "subscribers", 20, "socket.io subscribers on the topic")
+	flag.IntVar(&o.procs, "subscriber-procs", 1, "node processes the subscribers are spread over")
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "how long to wait for events to arrive after each phase")
 	flag.BoolVar(&o.failOnLoss, "fail-on-loss", false, "exit 1 if any event is lost")
 	flag.BoolVar(&o.hold, "hold-online", false, "stop after the joins (leave all calls online), to measure many calls at once")
@@ -95,6 +97,7 @@ type report struct {
 	Rate           float64 `json:"rate,omitempty"`
 	LateStarts     int64   `json:"late_starts,omitempty"`
 	Subscribers    int     `json:"subscribers"`
+	NodeProcs      int     `json:"subscriber_procs"`
 	JoinsPerSec    float64 `json:"join_calls_per_sec"`
 	LeavesPerSec   float64 `json:"leave_calls_per_sec"`
 	WebhookP50ms   float64 `json:"webhook_p50_ms"`
@@ -116,7 +119,7 @@ type report struct {
 }
 
 func (r report) print(w io.Writer) {
-	fmt.Fprintf(w, "dial-ins %d, concurrency %d, subscribers %d", r.Calls, r.Concurrency, r.Subscribers)
+	fmt.Fprintf(w, "dial-ins %d, concurrency %d, subscribers %d in %d node process(es)", r.Calls, r.Concurrency, r.Subscribers, r.NodeProcs)
 	if r.Rate > 0 {
 		fmt.Fprintf(w, ", paced at %.0f dial-ins/s (%d started late: all %d in flight)", r.Rate, r.LateStarts, r.Concurrency)
 	}
@@ -136,7 +139,8 @@ func (r report) print(w io.Writer) {
 }
 
 func load(o options) (report, error) {
-	rep := report{Calls: o.calls, Concurrency: o.concurrency, Rate: o.rate, Subscribers: o.subscribers}
+	rep := report{Calls: o.calls, Concurrency: o.concurrency, Rate: o.rate, Subscribers: o.subscribers,
+		NodeProcs: max(1, min(o.procs, o.subscribers))}
 	client := &http.Client{
 		Timeout:   15 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2, MaxConnsPerHost: o.concurrency * 2},
@@ -332,14 +336,21 @@ type arrival struct {
 	first, last int64
 }
 
+// subscribers are the node processes that hold the subscribers, n in all.
 type subscribers struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Scanner
+	procs []*nodeProc
 	n     int
 }
 
-// startSubscribers runs subscribers.js, next to this file, and waits until all subscribed.
+// nodeProc is one node process running subscribers.js.
+type nodeProc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+}
+
+// startSubscribers runs subscribers.js, next to this file, in o.procs node processes that
+// share the subscribers, and waits until all subscribed.
 func startSubscribers(o options) (*subscribers, error) {
 	dir, err := benchDir()
 	if err != nil {
@@ -355,7 +366,25 @@ func startSubscribers(o options) (*subscribers, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command("node", filepath.Join(dir, "subscribers.js"), o.url, o.topic, strconv.Itoa(o.subscribers), token)
+	s := &subscribers{n: o.subscribers}
+	procs := max(1, min(o.procs, o.subscribers))
+	for i := range procs {
+		n := o.subscribers / procs
+		if i < o.subscribers%procs {
+			n++
+		}
+		p, err := startNode(dir, o, n, token)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.procs = append(s.procs, p)
+	}
+	return s, nil
+}
+
+func startNode(dir string, o options, n int, token string) (*nodeProc, error) {
+	cmd := exec.Command("node", filepath.Join(dir, "subscribers.js"), o.url, o.topic, strconv.Itoa(n), token)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -368,11 +397,11 @@ func startSubscribers(o options) (*subscribers, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start node subscribers (run npm ci in bench/): %w", err)
 	}
-	s := &subscribers{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), n: o.subscribers}
-	s.out.Buffer(make([]byte, 1<<20), 1<<30)
+	p := &nodeProc{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	p.out.Buffer(make([]byte, 1<<20), 1<<30)
 	ready := make(chan error, 1)
 	go func() {
-		if s.out.Scan() && strings.HasPrefix(s.out.Text(), "ready") {
+		if p.out.Scan() && strings.HasPrefix(p.out.Text(), "ready") {
 			ready <- nil
 			return
 		}
@@ -381,14 +410,14 @@ func startSubscribers(o options) (*subscribers, error) {
 	select {
 	case err := <-ready:
 		if err != nil {
-			s.close()
+			p.close()
 			return nil, err
 		}
 	case <-time.After(60 * time.Second):
-		s.close()
+		p.close()
 		return nil, errors.New("subscribers not ready within 60 s")
 	}
-	return s, nil
+	return p, nil
 }
 
 func benchDir() (string, error) {
@@ -433,42 +462,74 @@ func complete(got map[string]arrival, sids []string, category string, n int) boo
 	return true
 }
 
+// count is how many events of a category all the subscribers have received.
 func (s *subscribers) count(category string) (int, error) {
-	if _, err := io.WriteString(s.stdin, "count "+category+"\n"); err != nil {
-		return 0, err
+	total := 0
+	for _, p := range s.procs {
+		line, err := p.ask("count " + category)
+		if err != nil {
+			return 0, err
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(string(line)))
+		if err != nil {
+			return 0, err
+		}
+		total += n
 	}
-	if !s.out.Scan() {
-		return 0, errors.New("subscribers stopped")
-	}
-	return strconv.Atoi(strings.TrimSpace(s.out.Text()))
+	return total, nil
 }
 
+// dump is what every call's events did, over all the subscribers.
 func (s *subscribers) dump() (map[string]arrival, error) {
-	if _, err := io.WriteString(s.stdin, "dump\n"); err != nil {
-		return nil, err
-	}
-	if !s.out.Scan() {
-		return nil, errors.New("subscribers stopped")
-	}
-	var raw map[string][3]int64
-	if err := json.Unmarshal(s.out.Bytes(), &raw); err != nil {
-		return nil, err
-	}
-	got := make(map[string]arrival, len(raw))
-	for k, v := range raw {
-		got[k] = arrival{count: int(v[0]), first: v[1], last: v[2]}
+	got := make(map[string]arrival)
+	for _, p := range s.procs {
+		line, err := p.ask("dump")
+		if err != nil {
+			return nil, err
+		}
+		var raw map[string][3]int64
+		if err := json.Unmarshal(line, &raw); err != nil {
+			return nil, err
+		}
+		for k, v := range raw {
+			a, seen := got[k]
+			if !seen {
+				got[k] = arrival{count: int(v[0]), first: v[1], last: v[2]}
+				continue
+			}
+			a.count += int(v[0])
+			a.first = min(a.first, v[1])
+			a.last = max(a.last, v[2])
+			got[k] = a
+		}
 	}
 	return got, nil
 }
 
+func (p *nodeProc) ask(cmd string) ([]byte, error) {
+	if _, err := io.WriteString(p.stdin, cmd+"\n"); err != nil {
+		return nil, err
+	}
+	if !p.out.Scan() {
+		return nil, errors.New("subscribers stopped")
+	}
+	return p.out.Bytes(), nil
+}
+
 func (s *subscribers) close() {
-	s.stdin.Close()
+	for _, p := range s.procs {
+		p.close()
+	}
+}
+
+func (p *nodeProc) close() {
+	p.stdin.Close()
 	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
+	go func() { p.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		s.cmd.Process.Kill()
+		p.cmd.Process.Kill()
 	}
 }
 
