@@ -116,6 +116,7 @@ type report struct {
 	RSSBaseBytes   float64 `json:"rss_base_bytes"`
 	RSSOnlineBytes float64 `json:"rss_online_bytes"`
 	BytesPerCall   float64 `json:"rss_bytes_per_online_call"`
+	CPUPerJoinUs   float64 `json:"bridge_cpu_us_per_join"`
 }
 
 func (r report) print(w io.Writer) {
@@ -129,6 +130,9 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "  end-to-end join:  p50 %.2f ms  p99 %.2f ms  (first subscriber: p50 %.2f ms  p99 %.2f ms)\n",
 		r.E2EJoinP50ms, r.E2EJoinP99ms, r.FirstJoinP50ms, r.FirstJoinP99ms)
 	fmt.Fprintf(w, "  end-to-end leave: p50 %.2f ms  p99 %.2f ms\n", r.E2ELeaveP50ms, r.E2ELeaveP99ms)
+	if r.CPUPerJoinUs > 0 {
+		fmt.Fprintf(w, "  bridge CPU: %.0f µs per dial-in joined (its two webhooks and its event to every subscriber)\n", r.CPUPerJoinUs)
+	}
 	fmt.Fprintf(w, "  events: %d expected, %d delivered, %d lost, %d duplicated\n", r.Expected, r.Delivered, r.Lost, r.Duplicated)
 	if r.RSSOnlineBytes > 0 {
 		fmt.Fprintf(w, "  bridge RSS: %.1f MiB idle, %.1f MiB with all online: %.0f bytes per online call\n",
@@ -151,7 +155,8 @@ func load(o options) (report, error) {
 	}
 	defer subs.close()
 
-	rep.RSSBaseBytes, _ = residentMemory(client, o.url)
+	rep.RSSBaseBytes, _ = bridgeMetric(client, o.url, "process_resident_memory_bytes")
+	cpuBefore, cpuErr := bridgeMetric(client, o.url, "process_cpu_seconds_total")
 	runID := make([]byte, 6)
 	rand.Read(runID)
 	sids := make([]string, o.calls)
@@ -190,7 +195,10 @@ func load(o options) (report, error) {
 	}
 	rep.E2EJoinP50ms, rep.E2EJoinP99ms = e2e(sids, sent, joined, "app.event.presence.party.online", false)
 	rep.FirstJoinP50ms, rep.FirstJoinP99ms = e2e(sids, sent, joined, "app.event.presence.party.online", true)
-	rep.RSSOnlineBytes, _ = residentMemory(client, o.url)
+	if cpuAfter, err := bridgeMetric(client, o.url, "process_cpu_seconds_total"); err == nil && cpuErr == nil {
+		rep.CPUPerJoinUs = (cpuAfter - cpuBefore) * 1e6 / float64(o.calls)
+	}
+	rep.RSSOnlineBytes, _ = bridgeMetric(client, o.url, "process_resident_memory_bytes")
 	if rep.RSSOnlineBytes > rep.RSSBaseBytes {
 		rep.BytesPerCall = (rep.RSSOnlineBytes - rep.RSSBaseBytes) / float64(o.calls)
 	}
@@ -533,8 +541,9 @@ func (p *nodeProc) close() {
 	}
 }
 
-// residentMemory reads process_resident_memory_bytes from the bridge's /metrics.
-func residentMemory(client *http.Client, base string) (float64, error) {
+// bridgeMetric reads one of the bridge's process metrics (process_resident_memory_bytes,
+// process_cpu_seconds_total) from its /metrics.
+func bridgeMetric(client *http.Client, base, name string) (float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
@@ -545,9 +554,9 @@ func residentMemory(client *http.Client, base string) (float64, error) {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "process_resident_memory_bytes "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			return strconv.ParseFloat(strings.TrimSpace(v), 64)
 		}
 	}
-	return 0, errors.New("no process_resident_memory_bytes in /metrics")
+	return 0, fmt.Errorf("no %s in /metrics", name)
 }
