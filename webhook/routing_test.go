@@ -212,3 +212,17 @@ func TestPINFlowThreeStrikes(t *testing.T) {
 	}
 	checkGoodbye(t, root)
 }
+
+// TestRoutingRepeated routes calls to two topics in turn through one bridge, whose join TwiML
+// is built once per topic: every call must still join its own topic.
+func TestRoutingRepeated(t *testing.T) {
+	b := newBridge(t)
+	for i, topic := range []string{topicA, topicB, topicA, topicB, topicA} {
+		to := numA
+		if topic == topicB {
+			to = numB
+		}
+		root := parseTwiML(t, b.post(webhook.PathVoice, voiceForm(callSID(20+i), unknownCaller, to), http.StatusOK))
+		checkJoin(t, root, topic)
+	}
+}

@@ -20,7 +20,20 @@ const (
 // participant's, so all must carry the same.
 const conferenceCallbackEvents = "start end join leave mute hold"
 
+// joinTwiML puts the caller into its topic's conference.
 func (h *Handler) joinTwiML(topicID string) (string, error) {
+	// Topics come from the rooms file, so the cache is as small as the file.
+	if x, ok := h.joins.Load(topicID); ok {
+		return x.(string), nil
+	}
+	x, err := h.buildJoinTwiML(topicID)
+	if err == nil {
+		h.joins.Store(topicID, x)
+	}
+	return x, err
+}
+
+func (h *Handler) buildJoinTwiML(topicID string) (string, error) {
 	return twiml.Voice([]twiml.Element{
 		&twiml.VoiceDial{
 			InnerElements: []twiml.Element{

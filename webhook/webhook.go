@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,6 +78,7 @@ type Handler struct {
 	obs       Observer
 	validator client.RequestValidator
 	mux       *http.ServeMux
+	joins     sync.Map // topic id → its join TwiML, the same for every call
 }
 
 // New returns a Handler. rooms returns the rooms file in force (it may be reloaded).
