@@ -3,20 +3,6 @@
 // as presence events.
 package main
 
-import (
-	"os"
-	"runtime/debug"
-)
+import "os"
 
-// gcPercent is the Go garbage collector's target unless GOGC is set. The roster lives in
-// bolt or Redis, so the heap is small and mostly the garbage of webhooks in flight:
-// collecting when it has grown by half rather than doubled keeps the bridge's resident
-// memory about a quarter lower under load, for a few per cent more CPU.
-const gcPercent = 50
-
-func main() {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
-	}
-	os.Exit(run(os.Args[1:], os.Stderr))
-}
+func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
