@@ -456,6 +456,32 @@ func (c *client) connected() {
 	}
 }
 
+// transport asks which transport the client's connection is on now. Events that arrive
+// meanwhile fail the test.
+func (c *client) transport() string {
+	c.t.Helper()
+	if _, err := c.stdin.Write([]byte(`{"transport":true}` + "\n")); err != nil {
+		c.t.Fatal(err)
+	}
+	deadline := time.After(eventWait)
+	for {
+		select {
+		case m, ok := <-c.msgs:
+			if !ok {
+				c.t.Fatal("client ended while asked for its transport")
+			}
+			if m.Type == "transport" {
+				return m.Name
+			}
+			if m.Type == "event" {
+				c.t.Fatalf("event %s while asking for the transport", m.Name)
+			}
+		case <-deadline:
+			c.t.Fatal("client did not say its transport")
+		}
+	}
+}
+
 // refused asserts that the connection is refused: it never gets to subscribe.
 func (c *client) refused() {
 	c.t.Helper()

@@ -124,6 +124,30 @@ func TestCallLifecycle(t *testing.T) {
 	}
 }
 
+// TestUpgradeToWebsocket: a client that connects as browsers do, by polling and then
+// upgrading to a websocket, is upgraded and gets its events before and after.
+func TestUpgradeToWebsocket(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, prodEnv(t, nil))
+	c := subscriber(t, b, topicA, "upgrade")
+	b.dialIn(callSID(1), knownCaller, numA, confSID(1), topicA, 1)
+	checkPhone(t, c.nextPresence(), online, topicA, callSID(1), joined)
+	upgraded := false
+	for deadline := time.Now().Add(eventWait); !upgraded && time.Now().Before(deadline); {
+		upgraded = c.transport() == "websocket"
+		if !upgraded {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if !upgraded {
+		t.Fatal("the client was not upgraded to websocket")
+	}
+	b.dialIn(callSID(2), unknownCaller, numA, confSID(1), topicA, 2)
+	checkPhone(t, c.nextPresence(), online, topicA, callSID(2), joined)
+	b.mustPost("/twilio/conference", confForm("participant-leave", confSID(1), topicA, 3, callSID(1)), 204)
+	checkPhone(t, c.nextPresence(), leaves, topicA, callSID(1), gone)
+}
+
 // TestConferenceEndAndStatusBackstop: conference-end takes every party out; a call status
 // completed ends a call whose participant-leave never came; a call that never joined emits
 // nothing.

@@ -3,16 +3,22 @@
 //
 //   node roomclient.js BASE_URL TRANSPORT [TOKEN]
 //
+// TRANSPORT is websocket, polling, or upgrade: polling first, then websocket, as browsers
+// connect by default.
+//
 // stdout: {"type":"connect"} | {"type":"connect_error","error":…} | {"type":"disconnect","reason":…}
-//         | {"type":"event","name":…,"data":…} for every event the server emits.
+//         | {"type":"event","name":…,"data":…} for every event the server emits
+//         | {"type":"transport","name":…} when asked which transport the connection is on.
 // stdin:  {"emit":NAME,"data":…} | {"emit":NAME,"emitRaw":[args…]} | {"raw":PACKET} | {"close":true}
+//         | {"transport":true}
 'use strict';
 const io = require('socket.io-client');
 const readline = require('readline');
 
 const [base, transport, token] = process.argv.slice(2);
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const opts = { transports: [transport || 'websocket'], reconnection: false, forceNew: true, timeout: 5000 };
+const transports = transport === 'upgrade' ? ['polling', 'websocket'] : [transport || 'websocket'];
+const opts = { transports, reconnection: false, forceNew: true, timeout: 5000 };
 if (token) opts.query = { token, tokenType: 'jwt' };
 const socket = io(base + '/chat', opts);
 
@@ -31,6 +37,7 @@ socket.on('disconnect', (reason) => out({ type: 'disconnect', reason }));
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (!line.trim()) return;
   const cmd = JSON.parse(line);
+  if (cmd.transport) { out({ type: 'transport', name: socket.io.engine && socket.io.engine.transport.name }); return; }
   if (cmd.close) { socket.close(); setTimeout(() => process.exit(0), 50); return; }
   if (cmd.emitRaw !== undefined) { socket.emit(cmd.emit, ...cmd.emitRaw); return; }
   if (cmd.raw !== undefined) { socket.io.engine.write(cmd.raw); return; } // a raw socket.io packet
