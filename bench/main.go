@@ -1,13 +1,15 @@
 // Command bench is dialin-bridge's load tool. Against a running bridge it drives N dial-ins
 // at a chosen concurrency (a signed /twilio/voice, then participant-join, later
 // participant-leave) while S real socket.io-client 2.x subscribers (node, subscribers.js)
-// receive the events, and reports throughput, webhook and end-to-end latency, lost events,
-// and the bridge's resident memory per online call.
+// receive the events, and reports throughput, webhook and end-to-end latency (to the last
+// subscriber, and to the first), lost events, and the bridge's resident memory per online
+// call and CPU per dial-in (both from its /metrics).
 //
 //	go run ./bench -url http://127.0.0.1:8080 -calls 2000 -concurrency 32 -subscribers 20
 //
-// It prints a readable summary and one JSON line. With -fail-on-loss it exits 1 when any
-// event was lost, never for timing.
+// By default it sends as fast as -concurrency allows; -rate paces the dial-ins instead, to
+// measure latency at a given load. It prints a readable summary and one JSON line. With
+// -fail-on-loss it exits 1 when any event was lost, never for timing.
 package main
 
 import (
