@@ -30,6 +30,7 @@ type outbox struct {
 	queue  [][]byte
 	spare  [][]byte
 	closed bool
+	pushed int // packets ever queued
 	wake   chan struct{}
 }
 
@@ -51,6 +52,7 @@ func (o *outbox) push(p []byte) bool {
 		return false
 	}
 	o.queue = append(o.queue, p)
+	o.pushed++
 	o.mu.Unlock()
 	o.signal()
 	return true
@@ -148,7 +150,9 @@ func (s *Server) sendTo(sess *session, p []byte) {
 		return
 	}
 	s.log.Warn("disconnecting a room client too far behind", "sub", sess.claims.Subject, "queued", outboxSize)
-	sess.conn.Close()
+	// Not on the sender's goroutine: the disconnect sends the client's leaves, which must not
+	// hold up the webhook or event that found it behind.
+	go sess.conn.Close()
 }
 
 // subscribers returns the sessions subscribed to a topic.
@@ -180,4 +184,11 @@ func (s *Server) index(topicID string, sess *session, subscribed bool) {
 	if len(set) == 0 {
 		delete(s.byTopic, topicID)
 	}
+}
+
+// queued is how many packets were ever queued.
+func (o *outbox) queued() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.pushed
 }

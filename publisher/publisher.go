@@ -84,8 +84,14 @@ type session struct {
 	conn   socketio.Conn
 	claims *Claims
 
-	out    *outbox // what it is sent, in order
+	out *outbox // what it is sent, in order
+
+	// presence orders this client's own online and leaves: the ones it sends and the leaves
+	// sent for it when it drops, so that a leaves is never overtaken by its online.
+	presence sync.Mutex
+
 	mu     sync.Mutex
+	closed bool // disconnected: it subscribes to nothing and announces nothing more
 	topics map[string]bool
 	online map[string]json.RawMessage // topics it announced itself online in: its last content
 }
@@ -203,6 +209,11 @@ func (s *Server) onConnect(c socketio.Conn) error {
 		s.log.Info("socket refused", "reason", err.Error(), "remote", c.RemoteAddr().String())
 		return err
 	}
+	if sessionOf(c) != nil {
+		// A repeated CONNECT on the same connection: go-socket.io calls this again for the
+		// namespace connection it already has. The client keeps the session it has.
+		return nil
+	}
 	if claims == nil {
 		claims = Anonymous("dev-" + c.ID())
 	}
@@ -229,6 +240,7 @@ func (s *Server) onDisconnect(c socketio.Conn, reason string) {
 		return
 	}
 	sess.mu.Lock()
+	sess.closed = true
 	topics := sess.topics
 	sess.topics = map[string]bool{}
 	sess.mu.Unlock()
@@ -293,11 +305,17 @@ func (s *Server) onSubscribe(c socketio.Conn, raw json.RawMessage) {
 		s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
 		return
 	}
+	// Indexed under the session's lock, so that a disconnect, which may run on another
+	// goroutine, either sees the subscription and removes it or comes first and prevents it.
 	sess.mu.Lock()
+	if sess.closed {
+		sess.mu.Unlock()
+		return
+	}
 	fresh := !sess.topics[ch.ID]
 	sess.topics[ch.ID] = true
-	sess.mu.Unlock()
 	s.index(ch.ID, sess, true)
+	sess.mu.Unlock()
 	if fresh {
 		s.obs.Subscribed(1)
 	}
@@ -314,6 +332,7 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 		s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
 		return
 	}
+	sess.presence.Lock()
 	sess.mu.Lock()
 	was := sess.topics[ch.ID]
 	delete(sess.topics, ch.ID)
@@ -324,6 +343,7 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 	if announced {
 		s.relay(sess, mapper.CategoryLeaves, ch.ID, leftContent(last, sess))
 	}
+	sess.presence.Unlock()
 	if was {
 		s.obs.Subscribed(-1)
 	}

@@ -125,13 +125,21 @@ func (s *Server) onSendPresence(c socketio.Conn, raw json.RawMessage) {
 	}
 	switch req.Category {
 	case mapper.CategoryOnline, mapper.CategoryLeaves:
+		sess.presence.Lock()
+		defer sess.presence.Unlock()
 		sess.mu.Lock()
-		if req.Category == mapper.CategoryOnline {
+		closed := sess.closed
+		if closed {
+			// It dropped while this request was read: its leaves went out, or will.
+		} else if req.Category == mapper.CategoryOnline {
 			sess.online[req.TopicID] = req.Content
 		} else {
 			delete(sess.online, req.TopicID)
 		}
 		sess.mu.Unlock()
+		if closed {
+			return
+		}
 		s.relay(sess, req.Category, req.TopicID, req.Content)
 	case mapper.CategoryRequestParties:
 		s.relay(sess, req.Category, req.TopicID, req.Content)
@@ -214,6 +222,8 @@ func (s *Server) remove(sess *session, req presenceRequest) {
 
 // leaveOnDrop announces that a dropped client left every topic it had announced itself in.
 func (s *Server) leaveOnDrop(sess *session) {
+	sess.presence.Lock()
+	defer sess.presence.Unlock()
 	sess.mu.Lock()
 	online := sess.online
 	sess.online = map[string]json.RawMessage{}

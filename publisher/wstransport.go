@@ -41,6 +41,10 @@ func (wsTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Con
 	if err != nil {
 		return nil, err
 	}
+	// A client sends channel requests and presence events, never anything large: cap a
+	// message as a polling request's body is capped (gorilla/websocket closes the connection
+	// on a larger one).
+	ws.SetReadLimit(maxPollBody)
 	c := &wsConn{ws: ws, cork: h.conn, url: *r.URL, header: r.Header, closed: make(chan struct{})}
 	frames := wsFrames{c}
 	c.FrameReader = packet.NewDecoder(frames)
