@@ -27,29 +27,12 @@ type wsClient struct {
 
 func dialWS(tb testing.TB, base, topic string) *wsClient {
 	tb.Helper()
-	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=3&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		tb.Fatalf("dial: %v", err)
-	}
+	conn := rawClient(tb, base)
 	c := &wsClient{conn: conn}
 	c.cond = sync.NewCond(&c.mu)
-	expect := func(prefix string) {
-		for {
-			_, msg, err := conn.ReadMessage()
-			if err != nil {
-				tb.Fatalf("read: %v", err)
-			}
-			if strings.HasPrefix(string(msg), prefix) {
-				return
-			}
-		}
-	}
-	expect("0{") // open
-	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
-	expect("40/chat")
-	conn.WriteMessage(websocket.TextMessage, []byte(`42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"`+topic+`","type":"topic"}}]`))
-	expect(`42/chat,["CHANNEL_SUBSCRIBED"`)
+	joinChat(tb, conn)
+	subscribeRaw(tb, conn, topic)
+	conn.SetReadDeadline(time.Time{})
 	go func() {
 		for {
 			_, msg, err := conn.ReadMessage()
@@ -101,7 +84,6 @@ func BenchmarkBroadcast(b *testing.B) {
 			clients := make([]*wsClient, subs)
 			for i := range clients {
 				clients[i] = dialWS(b, srv.URL, "t1")
-				defer clients[i].conn.Close()
 			}
 			ev := mapper.Online(mapper.Party{CallSID: "CAe1889084a107d447398c45f7ab8f7aa2", TopicID: "t1",
 				DisplayName: "John Smith", Username: "jsmith@fakeemail.com"}, "00fa52ac-1904-46ea-b7dc-1c496a712aef")

@@ -4,15 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	eio "github.com/googollee/go-socket.io/engineio/session"
 
@@ -179,35 +175,10 @@ func TestOutboxRefusesAClientTooFarBehind(t *testing.T) {
 // TestBroadcastOverWebsocketInOrder sends bursts of events to one websocket client, whose
 // writer gathers them, and checks that every event arrives whole and in order.
 func TestBroadcastOverWebsocketInOrder(t *testing.T) {
-	auth, _ := NewAuth(nil, nil, true)
-	s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.Serve()
-	defer s.Close()
-	srv := httptest.NewServer(s.Handler())
-	defer srv.Close()
-	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/?EIO=3&transport=websocket"
-	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	read := func() string {
-		_, msg, err := conn.ReadMessage()
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		return string(msg)
-	}
-	expect := func(prefix string) {
-		for !strings.HasPrefix(read(), prefix) {
-		}
-	}
-	expect("0{")
-	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
-	expect("40/chat")
-	conn.WriteMessage(websocket.TextMessage, []byte(`42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"t1","type":"topic"}}]`))
-	expect(`42/chat,["CHANNEL_SUBSCRIBED"`)
+	s, srv := newTestServer(t)
+	conn := rawClient(t, srv.URL)
+	joinChat(t, conn)
+	subscribeRaw(t, conn, "t1")
 
 	const n = 300
 	go func() {
@@ -216,7 +187,11 @@ func TestBroadcastOverWebsocketInOrder(t *testing.T) {
 		}
 	}()
 	for i := range n {
-		msg := read()
+		_, raw, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		msg := string(raw)
 		want := fmt.Sprintf(`"sessionId":"CA%032d"`, i)
 		if !strings.HasPrefix(msg, `42/chat,["PRESENCE_EVENT_RESPONSE",{`) || !strings.HasSuffix(msg, "}]") || !strings.Contains(msg, want) {
 			t.Fatalf("message %d = %s; want a whole PRESENCE_EVENT_RESPONSE with %s", i, msg, want)

@@ -49,9 +49,11 @@ func waitCounts(t *testing.T, s *Server, topic string, sessions, subscribers int
 	}
 }
 
-func rawClient(t *testing.T, srv *httptest.Server) *websocket.Conn {
+// rawClient opens a socket.io websocket connection to a server at base, with a read
+// deadline of 10 s.
+func rawClient(t testing.TB, base string) *websocket.Conn {
 	t.Helper()
-	u := "ws" + strings.TrimPrefix(srv.URL, "http") + "/socket.io/?EIO=3&transport=websocket"
+	u := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=3&transport=websocket"
 	conn, _, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +63,7 @@ func rawClient(t *testing.T, srv *httptest.Server) *websocket.Conn {
 	return conn
 }
 
-func expectMessage(t *testing.T, conn *websocket.Conn, prefix string) {
+func expectMessage(t testing.TB, conn *websocket.Conn, prefix string) {
 	t.Helper()
 	for {
 		_, msg, err := conn.ReadMessage()
@@ -74,19 +76,30 @@ func expectMessage(t *testing.T, conn *websocket.Conn, prefix string) {
 	}
 }
 
+// joinChat opens the /chat namespace on a raw connection.
+func joinChat(t testing.TB, conn *websocket.Conn) {
+	t.Helper()
+	expectMessage(t, conn, "0{")
+	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
+	expectMessage(t, conn, "40/chat")
+}
+
+// subscribeRaw subscribes a raw connection to a topic.
+func subscribeRaw(t testing.TB, conn *websocket.Conn, topic string) {
+	t.Helper()
+	conn.WriteMessage(websocket.TextMessage, []byte(`42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"`+topic+`","type":"topic"}}]`))
+	expectMessage(t, conn, `42/chat,["CHANNEL_SUBSCRIBED"`)
+}
+
 // TestRepeatedConnect: a client that sends CONNECT for /chat twice keeps one session, and
 // leaves nothing behind when it goes.
 func TestRepeatedConnect(t *testing.T) {
 	s, srv := newTestServer(t)
-	conn := rawClient(t, srv)
-	expectMessage(t, conn, "0{")
+	conn := rawClient(t, srv.URL)
+	joinChat(t, conn)
+	subscribeRaw(t, conn, "t1")
 	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
-	expectMessage(t, conn, "40/chat")
-	conn.WriteMessage(websocket.TextMessage, []byte(`42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"t1","type":"topic"}}]`))
-	expectMessage(t, conn, `42/chat,["CHANNEL_SUBSCRIBED"`)
-	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
-	conn.WriteMessage(websocket.TextMessage, []byte(`42/chat,["SUBSCRIBE_CHANNEL",{"channel":{"_id":"t1","type":"topic"}}]`))
-	expectMessage(t, conn, `42/chat,["CHANNEL_SUBSCRIBED"`)
+	subscribeRaw(t, conn, "t1")
 	waitCounts(t, s, "t1", 1, 1)
 	conn.Close()
 	waitCounts(t, s, "t1", 0, 0)
@@ -96,10 +109,8 @@ func TestRepeatedConnect(t *testing.T) {
 // connection.
 func TestWebsocketMessageLimit(t *testing.T) {
 	s, srv := newTestServer(t)
-	conn := rawClient(t, srv)
-	expectMessage(t, conn, "0{")
-	conn.WriteMessage(websocket.TextMessage, []byte("40/chat,"))
-	expectMessage(t, conn, "40/chat")
+	conn := rawClient(t, srv.URL)
+	joinChat(t, conn)
 	waitCounts(t, s, "t1", 1, 0)
 	big := `42/chat,["SEND_PRESENCE_EVENT",{"x":"` + strings.Repeat("a", maxPollBody) + `"}]`
 	conn.WriteMessage(websocket.TextMessage, []byte(big))
