@@ -128,18 +128,17 @@ func (s *Server) onSendPresence(c socketio.Conn, raw json.RawMessage) {
 		sess.presence.Lock()
 		defer sess.presence.Unlock()
 		sess.mu.Lock()
-		closed := sess.closed
-		if closed {
+		if sess.closed {
 			// It dropped while this request was read: its leaves went out, or will.
-		} else if req.Category == mapper.CategoryOnline {
+			sess.mu.Unlock()
+			return
+		}
+		if req.Category == mapper.CategoryOnline {
 			sess.online[req.TopicID] = req.Content
 		} else {
 			delete(sess.online, req.TopicID)
 		}
 		sess.mu.Unlock()
-		if closed {
-			return
-		}
 		s.relay(sess, req.Category, req.TopicID, req.Content)
 	case mapper.CategoryRequestParties:
 		s.relay(sess, req.Category, req.TopicID, req.Content)
