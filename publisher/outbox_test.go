@@ -18,10 +18,19 @@ import (
 // recordingConn is a net.Conn that records each Write it is given.
 type recordingConn struct {
 	net.Conn
-	mu     sync.Mutex
-	writes []string
-	fail   error
-	closed bool
+	mu        sync.Mutex
+	writes    []string
+	deadlines []time.Time // the write deadline in force at each write
+	deadline  time.Time
+	fail      error
+	closed    bool
+}
+
+func (c *recordingConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return nil
 }
 
 func (c *recordingConn) Write(p []byte) (int, error) {
@@ -31,6 +40,7 @@ func (c *recordingConn) Write(p []byte) (int, error) {
 		return 0, c.fail
 	}
 	c.writes = append(c.writes, string(p))
+	c.deadlines = append(c.deadlines, c.deadline)
 	return len(p), nil
 }
 
@@ -58,6 +68,29 @@ func TestCorkGathersWrites(t *testing.T) {
 	want := []string{"a", "bc", "d"}
 	if fmt.Sprint(rec.writes) != fmt.Sprint(want) {
 		t.Errorf("writes = %q; want %q", rec.writes, want)
+	}
+}
+
+// TestCorkedDeadline: held-back frames leave under the latest deadline asked for while
+// corked, not under a shorter one set for a control frame in between.
+func TestCorkedDeadline(t *testing.T) {
+	rec := &recordingConn{}
+	c := &corkConn{Conn: rec}
+	long := time.Now().Add(15 * time.Second)
+	c.Cork()
+	c.SetWriteDeadline(long)
+	c.Write([]byte("frame"))
+	c.SetWriteDeadline(time.Now().Add(time.Second)) // a control frame's, the last one set
+	c.Write([]byte("pong"))
+	if err := c.Uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.deadlines) != 1 || !rec.deadlines[0].Equal(long) {
+		t.Errorf("deadlines at the writes = %v; want one write under %v", rec.deadlines, long)
+	}
+	c.SetWriteDeadline(time.Time{})
+	if !rec.deadline.IsZero() {
+		t.Error("an uncorked connection did not pass the deadline on")
 	}
 }
 

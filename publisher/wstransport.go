@@ -75,9 +75,10 @@ func (h *corkingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type corkConn struct {
 	net.Conn
 
-	mu     sync.Mutex
-	corked bool
-	buf    []byte
+	mu       sync.Mutex
+	corked   bool
+	buf      []byte
+	deadline *time.Time // while corked: the latest write deadline asked for (zero: none)
 }
 
 // maxKeptBuffer is the largest gathering buffer kept between batches: a few events' worth,
@@ -94,6 +95,21 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// SetWriteDeadline passes the deadline on, except while corked: gorilla/websocket sets one
+// before each write (the session's for frames, a second for a control frame), and what is
+// held back leaves at Uncork under the latest of them.
+func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.corked {
+		return c.Conn.SetWriteDeadline(t)
+	}
+	if c.deadline == nil || (!c.deadline.IsZero() && (t.IsZero() || t.After(*c.deadline))) {
+		c.deadline = &t
+	}
+	return nil
+}
+
 // Cork holds back writes until Uncork.
 func (c *corkConn) Cork() {
 	c.mu.Lock()
@@ -107,6 +123,10 @@ func (c *corkConn) Uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
+	if c.deadline != nil {
+		c.Conn.SetWriteDeadline(*c.deadline)
+		c.deadline = nil
+	}
 	if len(c.buf) == 0 {
 		return nil
 	}
