@@ -118,9 +118,7 @@ func (o *outbox) run(conn clientConn) {
 // writeBatch writes packets as Engine.IO message frames; several are gathered into one write
 // where the transport allows.
 func writeBatch(conn clientConn, batch [][]byte) (err error) {
-	if len(batch) == 1 {
-		// nothing to gather
-	} else if c := corkOf(conn.RemoteAddr()); c != nil {
+	if c := corkOf(conn.RemoteAddr()); c != nil && len(batch) > 1 {
 		c.Cork()
 		defer func() {
 			if uerr := c.Uncork(); err == nil {
