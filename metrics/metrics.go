@@ -19,6 +19,7 @@ type Metrics struct {
 	signatureFail prometheus.Counter
 	latency       *prometheus.HistogramVec
 	emitted       *prometheus.CounterVec
+	sessions      prometheus.Gauge
 	connections   prometheus.Gauge
 	subscriptions prometheus.Gauge
 	refused       *prometheus.CounterVec
@@ -45,6 +46,9 @@ func New(online func(ctx context.Context) (int, error)) *Metrics {
 		emitted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_events_emitted_total", Help: "Presence events emitted for phone parties, by category.",
 		}, []string{"category"}),
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dialin_socket_sessions", Help: "Engine.IO sessions open on this instance, joined to /chat or not.",
+		}),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dialin_socket_connections", Help: "Room clients connected to this instance.",
 		}),
@@ -52,7 +56,7 @@ func New(online func(ctx context.Context) (int, error)) *Metrics {
 			Name: "dialin_socket_subscriptions", Help: "Topic subscriptions of room clients on this instance.",
 		}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dialin_room_requests_refused_total", Help: "Room-side requests refused, by kind (token, subscribe, presence, api).",
+			Name: "dialin_room_requests_refused_total", Help: "Room-side requests refused, by kind: token, subscribe, presence, api; and on the socket: origin, size, binary, packet, namespace, jsonp, queue (a client too far behind), join_timeout.",
 		}, []string{"kind"}),
 		rest: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_twilio_rest_calls_total", Help: "Twilio REST API calls by operation and result.",
@@ -64,7 +68,7 @@ func New(online func(ctx context.Context) (int, error)) *Metrics {
 			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them.",
 		}),
 	}
-	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.connections,
+	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
 		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if online != nil {
@@ -99,6 +103,9 @@ func (m *Metrics) Webhook(endpoint, result string, took time.Duration) {
 
 // Emitted counts a presence event.
 func (m *Metrics) Emitted(category string) { m.emitted.WithLabelValues(category).Inc() }
+
+// Sessions moves the Engine.IO session gauge.
+func (m *Metrics) Sessions(delta int) { m.sessions.Add(float64(delta)) }
 
 // Connected moves the connection gauge.
 func (m *Metrics) Connected(delta int) { m.connections.Add(float64(delta)) }

@@ -2,54 +2,41 @@ package publisher
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
 
-// TestEncodeASCII checks that what the bridge emits is ASCII and decodes to the same values.
-func TestEncodeASCII(t *testing.T) {
+// TestEventPacketASCII checks that what the bridge emits is ASCII and decodes to the same
+// values.
+func TestEventPacketASCII(t *testing.T) {
 	for _, s := range []string{"John Smith", "+1 ••• 0123", "Zoë Müller", "日本語", "emoji 📞 call", `quote " and \ slash`, "<b>&</b>"} {
-		in := map[string]any{"displayname": s, "n": 1}
-		e, err := encode(in)
+		b, err := json.Marshal(map[string]any{"displayname": s, "n": 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := 0; i < len(e); i++ {
-			if e[i] >= utf8.RuneSelf {
-				t.Fatalf("encode(%q) = %s: not ASCII", s, e)
+		p := eventPacket(EvPresenceResponse, b)
+		for i := 0; i < len(p); i++ {
+			if p[i] >= utf8.RuneSelf {
+				t.Fatalf("packet for %q = %s: not ASCII", s, p)
 			}
 		}
+		rest, ok := strings.CutPrefix(string(p), `2/chat,`)
+		if !ok {
+			t.Fatalf("packet %s is not an event of /chat", p)
+		}
+		var name string
+		var raw []json.RawMessage
+		if err := json.Unmarshal([]byte(rest), &raw); err != nil || len(raw) != 2 {
+			t.Fatalf("packet %s: %v", p, err)
+		}
+		json.Unmarshal(raw[0], &name)
 		var out map[string]any
-		if err := json.Unmarshal([]byte(e), &out); err != nil {
-			t.Fatalf("encode(%q) = %s: %v", s, e, err)
+		if err := json.Unmarshal(raw[1], &out); err != nil {
+			t.Fatal(err)
 		}
-		if out["displayname"] != s {
-			t.Errorf("encode(%q) decodes to %q", s, out["displayname"])
-		}
-	}
-}
-
-// TestReframe checks the rewriting of polling payloads: lengths in UTF-16 units in, ASCII
-// packets with byte lengths out.
-func TestReframe(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{`12:42/chat,["x"]`, ""}, // ASCII: untouched
-		{`15:42/chat,["Zoë"]`, `20:42/chat,["Zo\u00eb"]`},
-		{`2:40` + `14:42/chat,["日本"]` + `1:2`, `2:40` + `24:42/chat,["\u65e5\u672c"]` + `1:2`},
-		{`16:42/chat,["📞 a"]`, `26:42/chat,["\ud83d\udcde a"]`},
-		{`99:42/chat,["Zoë"]`, ""}, // length beyond the body: left for go-socket.io to refuse
-		{`x:42/chat,["Zoë"]`, ""},
-	}
-	for _, tc := range tests {
-		got, ok := reframe([]byte(tc.in))
-		if tc.want == "" {
-			if ok {
-				t.Errorf("reframe(%q) = %q; want untouched", tc.in, got)
-			}
-			continue
-		}
-		if !ok || string(got) != tc.want {
-			t.Errorf("reframe(%q) = %q, %v; want %q", tc.in, got, ok, tc.want)
+		if name != EvPresenceResponse || out["displayname"] != s {
+			t.Errorf("packet for %q decodes to %q, %q", s, name, out["displayname"])
 		}
 	}
 }

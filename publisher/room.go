@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	socketio "github.com/googollee/go-socket.io"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 )
@@ -65,11 +64,12 @@ func senderOf(c *Claims) userSender {
 	return userSender{ID: c.Subject, Type: "user", DisplayName: c.Name}
 }
 
-// refuse answers a request with media.session.invalid, to its sender only.
-func (s *Server) refuse(sess *session, req presenceRequest, reason string) {
+// refuse answers a request with media.session.invalid, to its sender only. It returns the
+// answer's payload.
+func (s *Server) refuse(sess *session, req presenceRequest, reason string) []byte {
 	s.obs.Refused("presence")
 	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", truncate(req.Category, 60), "reason", reason)
-	s.emit(sess, EvPresenceResponse, invalid{
+	return s.emit(sess, EvPresenceResponse, invalid{
 		TopicID:          req.TopicID,
 		Sender:           senderOf(sess.claims),
 		Category:         mapper.CategoryInvalid,
@@ -109,19 +109,21 @@ func decodePresence(raw json.RawMessage) (presenceRequest, error) {
 	return req, nil
 }
 
-func (s *Server) onSendPresence(c socketio.Conn, raw json.RawMessage) {
-	sess := sessionOf(c)
-	if sess == nil {
-		return
+// ok acknowledges a SEND_PRESENCE_EVENT that was accepted.
+var ok = []byte(`{"ok":true}`)
+
+// sendPresence answers SEND_PRESENCE_EVENT; it returns what acknowledges it: ok, or the
+// media.session.invalid event its sender was sent.
+func (s *Server) sendPresence(sess *session, raw json.RawMessage) []byte {
+	if len(raw) > maxPresence {
+		return s.refuse(sess, presenceRequest{}, fmt.Sprintf("request larger than %d bytes", maxPresence))
 	}
 	req, err := decodePresence(raw)
 	if err != nil {
-		s.refuse(sess, req, err.Error())
-		return
+		return s.refuse(sess, req, err.Error())
 	}
 	if !sess.subscribed(req.TopicID) {
-		s.refuse(sess, req, "not subscribed to the topic")
-		return
+		return s.refuse(sess, req, "not subscribed to the topic")
 	}
 	switch req.Category {
 	case mapper.CategoryOnline, mapper.CategoryLeaves:
@@ -131,7 +133,7 @@ func (s *Server) onSendPresence(c socketio.Conn, raw json.RawMessage) {
 		if sess.closed {
 			// It dropped while this request was read: its leaves went out, or will.
 			sess.mu.Unlock()
-			return
+			return nil
 		}
 		if req.Category == mapper.CategoryOnline {
 			sess.online[req.TopicID] = req.Content
@@ -142,12 +144,13 @@ func (s *Server) onSendPresence(c socketio.Conn, raw json.RawMessage) {
 		s.relay(sess, req.Category, req.TopicID, req.Content)
 	case mapper.CategoryRequestParties:
 		s.relay(sess, req.Category, req.TopicID, req.Content)
-		s.replay(sess, req)
+		return s.replay(sess, req)
 	case mapper.CategoryRemoved:
-		s.remove(sess, req)
+		return s.remove(sess, req)
 	default:
-		s.refuse(sess, req, "unknown category")
+		return s.refuse(sess, req, "unknown category")
 	}
+	return ok
 }
 
 // relay sends a room client's event to its topic, with the sender taken from its token.
@@ -163,21 +166,21 @@ func (s *Server) relay(sess *session, category, topicID string, content json.Raw
 
 // replay answers a request for parties, to the requester alone, with one online event per
 // phone party of the topic.
-func (s *Server) replay(sess *session, req presenceRequest) {
+func (s *Server) replay(sess *session, req presenceRequest) []byte {
 	if s.roster == nil {
-		return
+		return ok
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	events, err := s.roster.Parties(ctx, req.TopicID)
 	if err != nil {
 		s.log.Error("list phone parties", "topic", req.TopicID, "err", err)
-		s.refuse(sess, req, "the phone roster is not available")
-		return
+		return s.refuse(sess, req, "the phone roster is not available")
 	}
 	for _, ev := range events {
 		s.emit(sess, EvPresenceResponse, ev)
 	}
+	return ok
 }
 
 type removal struct {
@@ -189,19 +192,16 @@ type removal struct {
 
 // remove hangs up a phone party at an admin's request. The leaves follows when Twilio
 // reports the call's end.
-func (s *Server) remove(sess *session, req presenceRequest) {
+func (s *Server) remove(sess *session, req presenceRequest) []byte {
 	if sess.claims.Role != RoleAdmin {
-		s.refuse(sess, req, "only an admin may remove a party")
-		return
+		return s.refuse(sess, req, "only an admin may remove a party")
 	}
 	var r removal
 	if err := json.Unmarshal(req.Content, &r); err != nil || r.Attendee.Attendee == "" {
-		s.refuse(sess, req, "malformed request: want content.attendee.attendee")
-		return
+		return s.refuse(sess, req, "malformed request: want content.attendee.attendee")
 	}
 	if s.roster == nil {
-		s.refuse(sess, req, "removal is not available")
-		return
+		return s.refuse(sess, req, "removal is not available")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
@@ -212,11 +212,11 @@ func (s *Server) remove(sess *session, req presenceRequest) {
 		} else {
 			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", truncate(r.Attendee.Attendee, 40), "err", err)
 		}
-		s.refuse(sess, req, reason)
-		return
+		return s.refuse(sess, req, reason)
 	}
 	s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", r.Attendee.Attendee, "by", sess.claims.Subject)
 	s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
+	return ok
 }
 
 // leaveOnDrop announces that a dropped client left every topic it had announced itself in.
@@ -265,7 +265,7 @@ func (s *Server) broadcast(topicID string, payload any) {
 // send sends an event to every subscriber of a topic on every instance, encoded once. call
 // and version, when set, let receivers drop it if a newer event of the call came first.
 func (s *Server) send(topicID, call string, version int64, payload any) {
-	b, err := encode(payload)
+	b, err := json.Marshal(payload)
 	if err != nil {
 		s.log.Error("encode event", "err", err)
 		return
@@ -308,9 +308,9 @@ func (s *Server) deliver(env envelope) {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return
 	}
-	p := eventPacket(EvPresenceResponse, asciiJSON(env.Payload))
+	p := eventPacket(EvPresenceResponse, env.Payload)
 	for _, sess := range s.subscribers(env.TopicID) {
-		s.sendTo(sess, p)
+		sess.conn.Send(p)
 	}
 }
 

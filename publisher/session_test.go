@@ -6,13 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	socketio "github.com/googollee/go-socket.io"
-	eio "github.com/googollee/go-socket.io/engineio/session"
 	"github.com/gorilla/websocket"
 )
 
@@ -29,9 +26,10 @@ func newTestServer(t *testing.T) (*Server, *httptest.Server) {
 
 // counts returns how many sessions the server holds and how many subscribers topic has.
 func counts(s *Server, topic string) (sessions, subscribers int) {
+	sessions = s.io.Count()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions), len(s.byTopic[topic])
+	return sessions, len(s.byTopic[topic])
 }
 
 func waitCounts(t *testing.T, s *Server, topic string, sessions, subscribers int) {
@@ -112,7 +110,7 @@ func TestWebsocketMessageLimit(t *testing.T) {
 	conn := rawClient(t, srv.URL)
 	joinChat(t, conn)
 	waitCounts(t, s, "t1", 1, 0)
-	big := `42/chat,["SEND_PRESENCE_EVENT",{"x":"` + strings.Repeat("a", maxPollBody) + `"}]`
+	big := `42/chat,["SEND_PRESENCE_EVENT",{"x":"` + strings.Repeat("a", 1<<20) + `"}]`
 	conn.WriteMessage(websocket.TextMessage, []byte(big))
 	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
 	for {
@@ -127,57 +125,50 @@ func TestWebsocketMessageLimit(t *testing.T) {
 	waitCounts(t, s, "t1", 0, 0)
 }
 
-// fakeConn is a socket.io connection for calling the handlers directly, in an order that a
-// real connection reaches only by a race: its disconnect, run from another goroutine, before
-// a request it was reading.
-type fakeConn struct {
-	socketio.Conn // methods not overridden are not called
-	id            string
-	ctx           any
+// fakeClient is a connection for calling the server directly, in an order that a real
+// connection reaches only by a race: its disconnect before a request it was reading.
+type fakeClient struct {
+	id      string
+	sent    int
+	packets []string
 }
 
-func (f *fakeConn) ID() string                                       { return "fake-1" }
-func (f *fakeConn) Context() any                                     { return f.ctx }
-func (f *fakeConn) SetContext(v any)                                 { f.ctx = v }
-func (f *fakeConn) URL() url.URL                                     { return url.URL{} }
-func (f *fakeConn) RemoteAddr() net.Addr                             { return &net.TCPAddr{} }
-func (f *fakeConn) Close() error                                     { return nil }
-func (f *fakeConn) NextWriter(eio.FrameType) (io.WriteCloser, error) { return nopWriter{}, nil }
-
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (nopWriter) Close() error                { return nil }
+func (f *fakeClient) ID() string { return f.id }
+func (f *fakeClient) Send(p []byte) bool {
+	f.sent++
+	f.packets = append(f.packets, string(p))
+	return true
+}
 
 // TestNothingAfterDisconnect: a subscribe or an online read after the client dropped adds
 // no subscriber and announces nobody who will never leave.
 func TestNothingAfterDisconnect(t *testing.T) {
 	s, _ := newTestServer(t)
-	watcher := &fakeConn{id: "watcher"}
-	if err := s.onConnect(watcher); err != nil {
+	subscribe := json.RawMessage(`{"channel":{"_id":"t1","type":"topic"}}`)
+	watcher := &fakeClient{id: "watcher"}
+	w, err := s.connect(watcher, "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.onSubscribe(watcher, json.RawMessage(`{"channel":{"_id":"t1","type":"topic"}}`))
-	w := sessionOf(watcher)
+	s.event(w, EvSubscribe, subscribe)
 
-	c := &fakeConn{id: "dropped"}
-	if err := s.onConnect(c); err != nil {
+	sess, err := s.connect(&fakeClient{id: "dropped"}, "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	s.onSubscribe(c, json.RawMessage(`{"channel":{"_id":"t1","type":"topic"}}`))
-	sess := sessionOf(c)
-	s.onDisconnect(c, "transport close")
+	s.event(sess, EvSubscribe, subscribe)
+	s.disconnect(sess)
 
-	before := w.out.queued()
-	s.onSubscribe(c, json.RawMessage(`{"channel":{"_id":"t1","type":"topic"}}`))
-	s.onSendPresence(c, json.RawMessage(`{"category":"app.event.presence.party.online","topicId":"t1","content":{"offline":false}}`))
+	before := watcher.sent
+	s.event(sess, EvSubscribe, subscribe)
+	s.event(sess, EvSendPresence, json.RawMessage(`{"category":"app.event.presence.party.online","topicId":"t1","content":{"offline":false}}`))
 	if _, subs := counts(s, "t1"); subs != 1 {
 		t.Errorf("t1 has %d subscribers after the client dropped; want the watcher alone", subs)
 	}
 	if n := len(sess.online); n != 0 {
 		t.Errorf("a dropped client is recorded online in %d topics", n)
 	}
-	if got := w.out.queued(); got != before {
+	if got := watcher.sent; got != before {
 		t.Errorf("the topic was sent %d events from a dropped client", got-before)
 	}
 }

@@ -37,6 +37,7 @@ type rawEnv struct {
 	CallerID          string `split_words:"true" default:"masked"`
 	DefaultPictureURL string `split_words:"true"`
 	ReconcileInterval string `split_words:"true" default:"1m"`
+	AllowedOrigins    string `split_words:"true" default:"*"`
 	DebugAddr         string `split_words:"true"`
 }
 
@@ -84,6 +85,10 @@ type Config struct {
 	DefaultPictureURL string
 	// ReconcileInterval bounds how long a call whose end was missed stays in the room.
 	ReconcileInterval time.Duration
+	// AllowedOrigins are the browser origins whose pages may open socket.io connections (nil:
+	// any). A web app on another origin than the bridge is the usual client; a list keeps
+	// other sites' pages from using a visitor's browser as a client.
+	AllowedOrigins []string
 	// DebugAddr, when set, serves pprof on a separate address, off by default.
 	DebugAddr string
 }
@@ -191,6 +196,11 @@ func (raw rawEnv) validate() (Config, error) {
 	} else {
 		c.ReconcileInterval = d
 	}
+	if origins, err := parseOrigins(raw.AllowedOrigins); err != nil {
+		bad("%s %v", env("ALLOWED_ORIGINS"), err)
+	} else {
+		c.AllowedOrigins = origins
+	}
 	if len(problems) > 0 {
 		return Config{}, errors.New("configuration: " + strings.Join(problems, "; "))
 	}
@@ -217,4 +227,25 @@ func validAccountSID(s string) bool {
 func absoluteURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// parseOrigins reads a comma-separated list of origins, each scheme://host[:port]; "*" (or
+// nothing) allows any, and gives nil.
+func parseOrigins(s string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		switch {
+		case o == "":
+			continue
+		case o == "*":
+			return nil, nil
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("must be * or a comma-separated list of origins such as https://app.example.com (not %q)", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

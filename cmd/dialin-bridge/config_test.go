@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +88,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		CallerID:          mapper.CallerIDMasked,
 		ReconcileInterval: time.Minute,
 	}
-	if c != want {
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config\n got %s\nwant %s", dump(c), dump(want))
 	}
 }
@@ -319,7 +320,7 @@ func TestValidate(t *testing.T) {
 			if err == nil {
 				t.Fatalf("validate succeeded: %s", dump(c))
 			}
-			if c != (Config{}) {
+			if !reflect.DeepEqual(c, Config{}) {
 				t.Errorf("validate returned a config with its error")
 			}
 			msg := err.Error()
@@ -387,5 +388,42 @@ func TestSecretNeverPrinted(t *testing.T) {
 	// The non-secret fields are still there, so the check above is not vacuous.
 	if out := outputs["Config %+v"]; !strings.Contains(out, "https://bridge.example.com") || !strings.Contains(out, "<secret>") {
 		t.Errorf("Config %%+v = %s; want the public URL and <secret>", out)
+	}
+}
+
+// TestAllowedOrigins: "*" (the default) allows any origin, a list is kept as given, and
+// anything that is not an origin stops the start naming the variable.
+func TestAllowedOrigins(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		bad  bool
+	}{
+		{in: "*"},
+		{in: ""},
+		{in: "https://app.example.com", want: []string{"https://app.example.com"}},
+		{in: " https://app.example.com , http://localhost:3000", want: []string{"https://app.example.com", "http://localhost:3000"}},
+		{in: "https://a.example.com,*", want: nil},
+		{in: "app.example.com", bad: true},
+		{in: "https://app.example.com/path", bad: true},
+		{in: "ftp://app.example.com", bad: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			clearEnv(t)
+			setEnv(t, map[string]string{"DIALIN_DEV": "true", "DIALIN_ALLOWED_ORIGINS": tc.in})
+			c, err := loadConfig()
+			if tc.bad {
+				if err == nil || !strings.Contains(err.Error(), "DIALIN_ALLOWED_ORIGINS") {
+					t.Fatalf("loadConfig = %v; want an error naming DIALIN_ALLOWED_ORIGINS", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(c.AllowedOrigins, tc.want) {
+				t.Errorf("AllowedOrigins = %q; want %q", c.AllowedOrigins, tc.want)
+			}
+		})
 	}
 }

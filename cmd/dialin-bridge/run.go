@@ -18,6 +18,7 @@ import (
 
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
+	"github.com/dialin-bridge/dialin-bridge/publisher/sio"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
 	"github.com/dialin-bridge/dialin-bridge/roster"
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
@@ -152,6 +153,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Roster:   roomSide{roster: ros, twilio: twilio},
 		Observer: met,
 		Fanout:   fanout,
+		Socket:   sio.Options{AllowedOrigins: cfg.AllowedOrigins},
 	}, log)
 	pub.Serve()
 	defer pub.Close()

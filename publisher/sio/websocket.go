@@ -1,4 +1,4 @@
-package publisher
+package sio
 
 import (
 	"bufio"
@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/googollee/go-socket.io/engineio/frame"
-	"github.com/googollee/go-socket.io/engineio/packet"
+	eiopacket "github.com/googollee/go-socket.io/engineio/packet"
 	"github.com/googollee/go-socket.io/engineio/transport"
 	"github.com/gorilla/websocket"
 )
@@ -25,30 +25,32 @@ import (
 //   - Its frames can be gathered: while the client's writer holds the connection corked,
 //     frames collect in a buffer and leave in one write when it uncorks, so a client that
 //     is sent several events at once costs one system call, not one per event.
-type wsTransport struct{}
+type wsTransport struct {
+	checkOrigin func(*http.Request) bool
+	maxMessage  int64
+	refused     func(reason string)
+}
 
 var errNoDial = errors.New("websocket transport: dialing is not supported")
 
-func (wsTransport) Name() string { return "websocket" }
+func (*wsTransport) Name() string { return "websocket" }
 
-func (wsTransport) Dial(*url.URL, http.Header) (transport.Conn, error) { return nil, errNoDial }
+func (*wsTransport) Dial(*url.URL, http.Header) (transport.Conn, error) { return nil, errNoDial }
 
-// Accept upgrades the request, as go-socket.io's transport does: gorilla/websocket's default
-// origin check and buffer sizes.
-func (wsTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+// Accept upgrades the request with the server's origin check (gorilla/websocket's default
+// refuses every other origin, browsers on another origin included).
+func (t *wsTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
 	h := &corkingHijacker{ResponseWriter: w}
-	ws, err := (&websocket.Upgrader{}).Upgrade(h, r, w.Header())
+	ws, err := (&websocket.Upgrader{CheckOrigin: t.checkOrigin}).Upgrade(h, r, w.Header())
 	if err != nil {
 		return nil, err
 	}
-	// A client sends channel requests and presence events, never anything large: cap a
-	// message as a polling request's body is capped (gorilla/websocket closes the connection
-	// on a larger one).
-	ws.SetReadLimit(maxPollBody)
-	c := &wsConn{ws: ws, cork: h.conn, url: *r.URL, header: r.Header, closed: make(chan struct{})}
+	// gorilla/websocket closes the connection on a larger message, before reading it whole.
+	ws.SetReadLimit(t.maxMessage)
+	c := &wsConn{ws: ws, cork: h.conn, url: *r.URL, header: r.Header, closed: make(chan struct{}), refused: t.refused}
 	frames := wsFrames{c}
-	c.FrameReader = packet.NewDecoder(frames)
-	c.FrameWriter = packet.NewEncoder(frames)
+	c.FrameReader = eiopacket.NewDecoder(frames)
+	c.FrameWriter = eiopacket.NewEncoder(frames)
 	return c, nil
 }
 
@@ -175,6 +177,8 @@ type wsConn struct {
 	url    url.URL
 	header http.Header
 
+	refused func(reason string)
+
 	rmu, wmu  sync.Mutex // one reader, one writer at a time, as gorilla/websocket requires
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -216,7 +220,9 @@ func (f wsFrames) NextReader() (frame.Type, io.ReadCloser, error) {
 	case websocket.TextMessage:
 		return frame.String, drainCloser{r}, nil
 	case websocket.BinaryMessage:
-		return frame.Binary, drainCloser{r}, nil
+		// Binary Engine.IO packets carry socket.io attachments, which this protocol has none of.
+		f.c.refused("binary")
+		return 0, nil, ErrBinary
 	}
 	return 0, nil, transport.ErrInvalidFrame
 }

@@ -1,4 +1,4 @@
-package publisher
+package sio
 
 import (
 	"io"
@@ -8,14 +8,8 @@ import (
 	eio "github.com/googollee/go-socket.io/engineio/session"
 )
 
-// outboxSize bounds the packets waiting to be written to one client. A client that falls
-// this far behind (stalled, or on a link too slow for its topic) is disconnected rather
-// than allowed to hold anyone else up.
-const outboxSize = 1024
-
-// clientConn is what a client's writer needs of its socket.io connection: go-socket.io's
-// connection passes its Engine.IO session's frame writer through.
-type clientConn interface {
+// sessionWriter is what a client's writer needs of its Engine.IO session.
+type sessionWriter interface {
 	NextWriter(eio.FrameType) (io.WriteCloser, error)
 	RemoteAddr() net.Addr
 	Close() error
@@ -25,19 +19,24 @@ type clientConn interface {
 // sender would let one stalled client (a polling client waits for its next poll) stall every
 // webhook of its topic. Packets queued together are written together: on a websocket, in one
 // system call.
+//
+// What it holds is bounded in bytes, the batch being written included: a client that falls
+// further behind (stalled, or on a link too slow for its topic) is refused more, and its
+// connection is closed, rather than allowed to hold memory or anyone else up.
 type outbox struct {
+	limit int
+
 	mu     sync.Mutex
 	queue  [][]byte
 	spare  [][]byte
+	bytes  int // queued or being written
 	closed bool
 	pushed int // packets ever queued
 	wake   chan struct{}
 }
 
-func newOutbox(conn clientConn) *outbox {
-	o := &outbox{wake: make(chan struct{}, 1)}
-	go o.run(conn)
-	return o
+func newOutbox(limit int) *outbox {
+	return &outbox{limit: limit, wake: make(chan struct{}, 1)}
 }
 
 // push queues a packet. It reports false when the client is too far behind.
@@ -47,11 +46,12 @@ func (o *outbox) push(p []byte) bool {
 		o.mu.Unlock()
 		return true
 	}
-	if len(o.queue) >= outboxSize {
+	if o.bytes+len(p) > o.limit {
 		o.mu.Unlock()
 		return false
 	}
 	o.queue = append(o.queue, p)
+	o.bytes += len(p)
 	o.pushed++
 	o.mu.Unlock()
 	o.signal()
@@ -87,23 +87,29 @@ func (o *outbox) take() ([][]byte, bool) {
 // behind does not hold a long slice for good.
 const keptBatch = 64
 
-// done hands back a written batch's slice for reuse.
+// done hands back a written batch: its bytes no longer count, and its slice is reused.
 func (o *outbox) done(batch [][]byte) {
+	n := 0
+	for _, p := range batch {
+		n += len(p)
+	}
 	clear(batch)
 	o.mu.Lock()
+	o.bytes -= n
 	if cap(batch) <= keptBatch {
 		o.spare = batch[:0]
 	}
 	o.mu.Unlock()
 }
 
-func (o *outbox) run(conn clientConn) {
+// run writes until the outbox is closed and drained.
+func (o *outbox) run(conn sessionWriter) {
 	broken := false
 	for range o.wake {
 		batch, closed := o.take()
 		if !broken && len(batch) > 0 {
 			if err := writeBatch(conn, batch); err != nil {
-				// The connection is gone; closing it tells the server, which closes the outbox.
+				// The connection is gone; closing it ends its read loop, which closes the outbox.
 				broken = true
 				conn.Close()
 			}
@@ -117,7 +123,7 @@ func (o *outbox) run(conn clientConn) {
 
 // writeBatch writes packets as Engine.IO message frames; several are gathered into one write
 // where the transport allows.
-func writeBatch(conn clientConn, batch [][]byte) (err error) {
+func writeBatch(conn sessionWriter, batch [][]byte) (err error) {
 	if c := corkOf(conn.RemoteAddr()); c != nil && len(batch) > 1 {
 		c.Cork()
 		defer func() {
@@ -140,48 +146,6 @@ func writeBatch(conn clientConn, batch [][]byte) (err error) {
 		}
 	}
 	return nil
-}
-
-// sendTo queues a packet for one session. A client too far behind is disconnected.
-func (s *Server) sendTo(sess *session, p []byte) {
-	if sess.out.push(p) {
-		return
-	}
-	s.log.Warn("disconnecting a room client too far behind", "sub", sess.claims.Subject, "queued", outboxSize)
-	// Not on the sender's goroutine: the disconnect sends the client's leaves, which must not
-	// hold up the webhook or event that found it behind.
-	go sess.conn.Close()
-}
-
-// subscribers returns the sessions subscribed to a topic.
-func (s *Server) subscribers(topicID string) []*session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set := s.byTopic[topicID]
-	out := make([]*session, 0, len(set))
-	for sess := range set {
-		out = append(out, sess)
-	}
-	return out
-}
-
-// index adds or removes a session from a topic's subscribers.
-func (s *Server) index(topicID string, sess *session, subscribed bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	set := s.byTopic[topicID]
-	if subscribed {
-		if set == nil {
-			set = make(map[*session]struct{})
-			s.byTopic[topicID] = set
-		}
-		set[sess] = struct{}{}
-		return
-	}
-	delete(set, sess)
-	if len(set) == 0 {
-		delete(s.byTopic, topicID)
-	}
 }
 
 // queued is how many packets were ever queued.

@@ -1,0 +1,137 @@
+package publisher
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+// channel is the channel object of the channel protocol.
+type channel struct {
+	ID   string `json:"_id"`
+	Type string `json:"type"`
+}
+
+type channelRequest struct {
+	Channel *channel `json:"channel"`
+}
+
+var (
+	errMalformedChannel = errors.New("malformed channel: want {channel:{_id, type:\"topic\"}}")
+	errTopicTooLong     = fmt.Errorf("topic id longer than %d characters", maxTopicID)
+	errTooManyTopics    = fmt.Errorf("a connection holds at most %d subscriptions", maxSubscriptions)
+	errNotGranted       = errors.New("the token does not grant this topic")
+)
+
+func decodeChannel(raw json.RawMessage) (channel, error) {
+	var req channelRequest
+	if err := json.Unmarshal(raw, &req); err != nil || req.Channel == nil || req.Channel.ID == "" {
+		return channel{}, errMalformedChannel
+	}
+	if len(req.Channel.ID) > maxTopicID {
+		return channel{ID: req.Channel.ID[:maxTopicID], Type: req.Channel.Type}, errTopicTooLong
+	}
+	if req.Channel.Type == "" {
+		req.Channel.Type = ChannelTopic
+	}
+	if req.Channel.Type != ChannelTopic {
+		return *req.Channel, errors.New("unsupported channel type: want \"topic\"")
+	}
+	return *req.Channel, nil
+}
+
+type channelReply struct {
+	Channel channel `json:"channel"`
+	Error   string  `json:"error,omitempty"`
+}
+
+// subscribe answers SUBSCRIBE_CHANNEL; it returns the answer's payload.
+func (s *Server) subscribe(sess *session, raw json.RawMessage) []byte {
+	ch, err := decodeChannel(raw)
+	if err == nil && !sess.claims.Grants(ch.ID) {
+		err = errNotGranted
+	}
+	// Indexed under the session's lock, so that a disconnect, which may run on another
+	// goroutine, either sees the subscription and removes it or comes first and prevents it.
+	fresh := false
+	if err == nil {
+		sess.mu.Lock()
+		switch {
+		case sess.closed:
+		case !sess.topics[ch.ID] && len(sess.topics) >= maxSubscriptions:
+			err = errTooManyTopics
+		default:
+			fresh = !sess.topics[ch.ID]
+			sess.topics[ch.ID] = true
+			s.index(ch.ID, sess, true)
+		}
+		sess.mu.Unlock()
+	}
+	if err != nil {
+		s.obs.Refused("subscribe")
+		s.log.Info("subscribe refused", "sub", sess.claims.Subject, "reason", err.Error())
+		return s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+	}
+	if fresh {
+		s.obs.Subscribed(1)
+	}
+	return s.emit(sess, EvSubscribed, channelReply{Channel: ch})
+}
+
+// unsubscribe answers UNSUBSCRIBE_CHANNEL, announcing the client's leaves in the topic if it
+// had announced itself online there; it returns the answer's payload.
+func (s *Server) unsubscribe(sess *session, raw json.RawMessage) []byte {
+	ch, err := decodeChannel(raw)
+	if err != nil {
+		return s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+	}
+	sess.presence.Lock()
+	sess.mu.Lock()
+	was := sess.topics[ch.ID]
+	delete(sess.topics, ch.ID)
+	last, announced := sess.online[ch.ID]
+	delete(sess.online, ch.ID)
+	sess.mu.Unlock()
+	s.index(ch.ID, sess, false)
+	if announced {
+		s.relay(sess, mapper.CategoryLeaves, ch.ID, leftContent(last, sess))
+	}
+	sess.presence.Unlock()
+	if was {
+		s.obs.Subscribed(-1)
+	}
+	return s.emit(sess, EvUnsubscribed, channelReply{Channel: ch})
+}
+
+// subscribers returns the sessions subscribed to a topic.
+func (s *Server) subscribers(topicID string) []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.byTopic[topicID]
+	out := make([]*session, 0, len(set))
+	for sess := range set {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// index adds or removes a session from a topic's subscribers.
+func (s *Server) index(topicID string, sess *session, subscribed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.byTopic[topicID]
+	if subscribed {
+		if set == nil {
+			set = make(map[*session]struct{})
+			s.byTopic[topicID] = set
+		}
+		set[sess] = struct{}{}
+		return
+	}
+	delete(set, sess)
+	if len(set) == 0 {
+		delete(s.byTopic, topicID)
+	}
+}

@@ -1,0 +1,236 @@
+package sio
+
+import (
+	"errors"
+	"io"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio"
+	eio "github.com/googollee/go-socket.io/engineio/session"
+)
+
+// Conn is one client's Engine.IO session.
+type Conn struct {
+	srv  *Server
+	eio  engineio.Conn
+	out  *outbox
+	join *time.Timer // closes the session if it has not connected to the namespace in time
+
+	closed atomic.Bool // Close was called: the read loop ends at its next packet at the latest
+
+	mu        sync.Mutex
+	connected bool // to the namespace
+	state     any  // what Handler.Connect returned
+}
+
+// ID is the session's id.
+func (c *Conn) ID() string { return c.eio.ID() }
+
+// RemoteAddr is the client's address, for logs.
+func (c *Conn) RemoteAddr() string { return c.eio.RemoteAddr().String() }
+
+// State is what Handler.Connect returned for this connection, or nil before it connected.
+func (c *Conn) State() any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Send queues a packet framed by EventPacket, in order with the connection's others. A
+// client too far behind is disconnected instead, and Send reports false.
+func (c *Conn) Send(p []byte) bool {
+	if c.out.push(p) {
+		return true
+	}
+	c.srv.refused("queue")
+	c.srv.opts.Log.Warn("disconnecting a socket.io client too far behind", "session", c.ID(), "limit_bytes", c.srv.opts.MaxQueue)
+	c.Close()
+	return false
+}
+
+// Close closes the session. Its read loop then ends, and the handler hears of it.
+func (c *Conn) Close() {
+	c.closed.Store(true)
+	c.eio.Close()
+}
+
+// serve begins a session the engine accepted: its writer, its read loop and its join timer.
+func (s *Server) serve(ec engineio.Conn) {
+	s.ids.accepted()
+	c := &Conn{srv: s, eio: ec, out: newOutbox(s.opts.MaxQueue)}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ec.Close()
+		s.engine.Remove(ec.ID())
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(2)
+	s.mu.Unlock()
+	if s.opts.Observer != nil {
+		s.opts.Observer.Sessions(1)
+	}
+	c.join = time.AfterFunc(s.opts.JoinTimeout, c.joinExpired)
+	go func() {
+		defer s.wg.Done()
+		c.out.run(ec)
+	}()
+	go func() {
+		defer s.wg.Done()
+		c.readLoop()
+	}()
+	c.Send([]byte{typeConnect}) // the root namespace, which socket.io 2.x connects at once
+}
+
+func (c *Conn) joinExpired() {
+	c.mu.Lock()
+	connected := c.connected
+	c.mu.Unlock()
+	if !connected {
+		c.srv.refused("join_timeout")
+		c.Close()
+	}
+}
+
+// readLoop reads the client's packets until its session ends. Every message is read whole,
+// within the cap, and parsed here before anything acts on it.
+func (c *Conn) readLoop() {
+	defer c.end()
+	max := c.srv.opts.MaxMessage
+	for {
+		ft, r, err := c.eio.NextReader()
+		if err != nil {
+			return
+		}
+		if c.closed.Load() {
+			// Closed while an upgrade swapped its transport: the new one stays open until here.
+			r.Close()
+			return
+		}
+		if ft != eio.TEXT {
+			r.Close()
+			c.srv.refused("binary")
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
+		r.Close()
+		if err != nil {
+			return
+		}
+		if len(data) > max {
+			c.srv.refused("size")
+			return
+		}
+		p, err := parsePacket(data)
+		if err != nil {
+			reason := "packet"
+			if errors.Is(err, ErrBinary) {
+				reason = "binary"
+			}
+			c.srv.refused(reason)
+			return
+		}
+		c.handle(p)
+	}
+}
+
+// end runs when the read loop ends: the handler hears of a connected client's end, and the
+// session's writer and timer stop.
+func (c *Conn) end() {
+	c.join.Stop()
+	c.leave()
+	c.out.close()
+	c.eio.Close()
+	s := c.srv
+	s.engine.Remove(c.ID())
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	if s.opts.Observer != nil {
+		s.opts.Observer.Sessions(-1)
+	}
+}
+
+func (c *Conn) handle(p packet) {
+	nsp := c.srv.opts.Namespace
+	switch p.typ {
+	case typeConnect:
+		c.connect(p)
+	case typeDisconnect:
+		if p.nsp == nsp {
+			c.leave()
+			c.join.Reset(c.srv.opts.JoinTimeout)
+		} else if p.nsp == "/" {
+			c.Close()
+		}
+	case typeEvent:
+		if p.nsp != nsp || !c.isConnected() {
+			return // socket.io ignores packets of a namespace the client has not joined
+		}
+		name, arg, ok := eventArgs(p.data)
+		if !ok {
+			c.srv.refused("packet")
+			return
+		}
+		ack := c.srv.opts.Handler.Event(c, name, arg)
+		if p.id >= 0 {
+			c.Send(ackPacket(nsp, p.id, ack))
+		}
+	}
+	// Acknowledgements (the server asks for none) and ERROR packets from a client mean
+	// nothing here.
+}
+
+func (c *Conn) connect(p packet) {
+	nsp := c.srv.opts.Namespace
+	switch {
+	case p.nsp == "/":
+		c.Send([]byte{typeConnect})
+		return
+	case p.nsp != nsp:
+		c.srv.refused("namespace")
+		c.Send(errorPacket(p.nsp, "Invalid namespace"))
+		return
+	case c.isConnected():
+		c.Send(connectPacket(nsp)) // a repeated CONNECT keeps the connection it has
+		return
+	}
+	u := c.eio.URL()
+	query := u.Query()
+	if own, err := url.ParseQuery(p.query); err == nil {
+		for k, v := range own {
+			query[k] = v
+		}
+	}
+	state, err := c.srv.opts.Handler.Connect(c, query)
+	if err != nil {
+		c.Send(errorPacket(nsp, err.Error()))
+		return
+	}
+	c.mu.Lock()
+	c.connected, c.state = true, state
+	c.mu.Unlock()
+	c.join.Stop()
+	c.Send(connectPacket(nsp))
+}
+
+func (c *Conn) isConnected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connected
+}
+
+// leave ends the client's connection to the namespace, telling the handler.
+func (c *Conn) leave() {
+	c.mu.Lock()
+	was := c.connected
+	c.connected = false
+	c.mu.Unlock()
+	if was {
+		c.srv.opts.Handler.Disconnect(c)
+	}
+}

@@ -1,0 +1,293 @@
+// Package sio is the socket.io 2.x server room clients connect to: Engine.IO 3 sessions from
+// go-socket.io's engine, and in front of them the boundary every byte from a client crosses
+// before any library parses it. It owns the transports (websocket and long-polling), the
+// caps and timeouts of the protocol, the origin check, and the socket.io packets of one
+// namespace: CONNECT and its acknowledgement or ERROR, events and their acknowledgements.
+// It knows nothing of topics or tokens; its Handler does.
+package sio
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio"
+	"github.com/googollee/go-socket.io/engineio/transport"
+)
+
+// Handler is what the server tells of one namespace. Its methods run on the connection's
+// read loop, one at a time per connection: they must not wait on anything slow.
+type Handler interface {
+	// Connect is a CONNECT to the namespace. query is the handshake's query with the
+	// CONNECT's own query over it. An error refuses the connection: the client is sent an
+	// ERROR packet with the error's text, and its session closes unless it connects again
+	// before the join timeout.
+	Connect(c *Conn, query url.Values) (state any, err error)
+	// Event is an event of a connected client. The JSON it returns answers the event's
+	// acknowledgement when the client asked for one (nil: an empty one).
+	Event(c *Conn, name string, arg json.RawMessage) (ack []byte)
+	// Disconnect is the end of a connected client: it left the namespace, or its session
+	// closed.
+	Disconnect(c *Conn)
+}
+
+// Observer is told of sessions and of what the server refused, for metrics.
+type Observer interface {
+	Sessions(delta int)
+	Refused(reason string)
+}
+
+// Options configure a server. Zero values take the defaults.
+type Options struct {
+	Namespace string
+	Handler   Handler
+	Observer  Observer
+	Log       *slog.Logger
+
+	// AllowedOrigins are the browser origins (scheme://host[:port]) that may connect; empty
+	// or "*" allows any. Requests without an Origin (clients that are not browsers) are
+	// always allowed.
+	AllowedOrigins []string
+	// JoinTimeout closes a session that has not connected to the namespace (30 s).
+	JoinTimeout time.Duration
+	// MaxMessage caps a websocket message and a polling body (1 MiB).
+	MaxMessage int
+	// MaxQueue caps the bytes waiting to be written to one client (1 MiB).
+	MaxQueue int
+	// Clients ping every PingInterval (10 s). go-socket.io drops a session that reads
+	// nothing for PingTimeout (15 s; not interval plus timeout), so the timeout is the
+	// longer: a client that vanishes without closing is noticed within it.
+	PingInterval, PingTimeout time.Duration
+}
+
+// Server is a socket.io server of one namespace. Serve it with ServeHTTP under /socket.io/.
+type Server struct {
+	opts    Options
+	engine  *engineio.Server
+	origins map[string]bool // nil: any
+	ids     *idGenerator
+
+	mu      sync.Mutex
+	conns   map[*Conn]struct{}
+	closing bool
+	wg      sync.WaitGroup // each connection's read loop and writer
+	opening sync.WaitGroup // requests that may begin a session (they name none)
+	accept  sync.WaitGroup // the accept loop
+}
+
+// New returns a server; call Start before serving it and Close when done.
+func New(opts Options) *Server {
+	if opts.Namespace == "" {
+		opts.Namespace = "/"
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	def := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&opts.JoinTimeout, 30*time.Second)
+	def(&opts.PingInterval, 10*time.Second)
+	def(&opts.PingTimeout, 15*time.Second)
+	if opts.MaxMessage == 0 {
+		opts.MaxMessage = 1 << 20
+	}
+	if opts.MaxQueue == 0 {
+		opts.MaxQueue = 1 << 20
+	}
+	s := &Server{opts: opts, conns: make(map[*Conn]struct{}), ids: &idGenerator{}}
+	for _, o := range opts.AllowedOrigins {
+		if o == "*" {
+			s.origins = nil
+			break
+		}
+		if s.origins == nil {
+			s.origins = make(map[string]bool)
+		}
+		s.origins[strings.ToLower(o)] = true
+	}
+	ws := &wsTransport{checkOrigin: s.originAllowed, maxMessage: int64(opts.MaxMessage), refused: s.refused}
+	s.engine = engineio.NewServer(&engineio.Options{
+		Transports:         []transport.Transport{&pollingTransport{}, ws},
+		SessionIDGenerator: s.ids,
+		PingInterval:       opts.PingInterval,
+		PingTimeout:        opts.PingTimeout,
+	})
+	return s
+}
+
+// Start accepts sessions in the background until Close.
+func (s *Server) Start() {
+	s.accept.Add(1)
+	go func() {
+		defer s.accept.Done()
+		for {
+			ec, err := s.engine.Accept()
+			if err != nil {
+				return
+			}
+			s.serve(ec)
+		}
+	}()
+}
+
+// Close closes every session and waits for their loops to end.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	s.wg.Wait()
+	// go-socket.io's engine hands each new session to Accept from a goroutine of its own,
+	// which panics if the engine is closed first. No request reaches the engine any more; wait
+	// for those that might still begin a session, then for the sessions they began to be
+	// accepted (and closed by serve).
+	s.opening.Wait()
+	deadline := time.Now().Add(2 * time.Second)
+	for s.ids.pending() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s.ids.pending() > 0 {
+		s.opts.Log.Warn("socket.io sessions still opening at shutdown; leaving the engine open")
+		return
+	}
+	s.engine.Close()
+	s.accept.Wait()
+}
+
+// Count is the number of open sessions, connected to the namespace or not.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func (s *Server) refused(reason string) {
+	if s.opts.Observer != nil {
+		s.opts.Observer.Refused(reason)
+	}
+}
+
+// originAllowed reports whether a request may come from its Origin.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	return origin == "" || s.origins == nil || s.origins[strings.ToLower(origin)]
+}
+
+// ServeHTTP is the boundary in front of go-socket.io's engine: closed while shutting down,
+// origins checked, CORS answered, polling bodies capped and checked, JSONP refused.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.mu.Lock()
+	closing := s.closing
+	if !closing && q.Get("sid") == "" {
+		s.opening.Add(1)
+		defer s.opening.Done()
+	}
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if !s.originAllowed(r) {
+		s.refused("origin")
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	if q.Get("transport") != "polling" {
+		s.engine.ServeHTTP(w, r)
+		return
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		// Browsers' polling requests carry credentials, so "*" would not do.
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Set("Access-Control-Allow-Credentials", "true")
+		w.Header().Add("Vary", "Origin")
+	}
+	switch {
+	case r.Method == http.MethodOptions:
+		w.Header().Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case q.Has("j"):
+		s.refused("jsonp")
+		http.Error(w, "JSONP polling is not supported", http.StatusBadRequest)
+		return
+	case r.Method == http.MethodPost:
+		if !s.checkPollingBody(w, r) {
+			return
+		}
+	}
+	g := &guardedWriter{w: w}
+	defer g.seal()
+	s.engine.ServeHTTP(g, r)
+}
+
+// checkPollingBody reads a polling body, capped whatever its type, and puts back the
+// checked text payload. It answers the refusal itself and reports false.
+func (s *Server) checkPollingBody(w http.ResponseWriter, r *http.Request) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.opts.MaxMessage)))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.refused("size")
+			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "could not read the payload", http.StatusBadRequest)
+		}
+		return false
+	}
+	payload, err := canonicalPayload(body, isBinaryPayload(r.Header.Get("Content-Type")))
+	if err != nil {
+		reason := "packet"
+		if errors.Is(err, ErrBinary) {
+			reason = "binary"
+		}
+		s.refused(reason)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return false
+	}
+	r.Body = io.NopCloser(strings.NewReader(string(payload)))
+	r.ContentLength = int64(len(payload))
+	r.Header.Set("Content-Length", strconv.Itoa(len(payload)))
+	r.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	return true
+}
+
+// idGenerator makes Engine.IO session ids of 128 random bits (go-socket.io's default is a
+// counter: anyone could name another client's session). It also counts the sessions the
+// engine began and the server has not yet accepted.
+type idGenerator struct{ opening atomic.Int64 }
+
+func (g *idGenerator) NewID() string {
+	g.opening.Add(1)
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (g *idGenerator) accepted()      { g.opening.Add(-1) }
+func (g *idGenerator) pending() int64 { return g.opening.Load() }
