@@ -25,6 +25,7 @@ type Metrics struct {
 	rest          *prometheus.CounterVec
 	reconciles    *prometheus.CounterVec
 	reconEnded    prometheus.Counter
+	httpTimeouts  *prometheus.CounterVec
 }
 
 // New registers the bridge's metrics. online counts the phone parties online now.
@@ -63,9 +64,12 @@ func New(online func(ctx context.Context) (int, error)) *Metrics {
 		reconEnded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them.",
 		}),
+		httpTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_http_timeouts_total", Help: "HTTP requests and connections cut by a time limit: header, body (webhook) or idle (keep-alive).",
+		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if online != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -127,3 +131,6 @@ func (m *Metrics) Reconciled(ended int, err error) {
 	m.reconciles.WithLabelValues("ok").Inc()
 	m.reconEnded.Add(float64(ended))
 }
+
+// HTTPTimeout counts a request or connection cut by an HTTP time limit.
+func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }

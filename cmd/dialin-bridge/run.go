@@ -42,7 +42,7 @@ func run(args []string, stderr io.Writer) int {
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log); err != nil {
+	if err := serve(ctx, cfg, defaultLimits, log); err != nil {
 		log.Error("dialin-bridge stopped", "err", err)
 		return 1
 	}
@@ -79,7 +79,9 @@ func openStore(cfg Config) (roster.Store, error) {
 	return nil, fmt.Errorf("store %q is not available", cfg.Store)
 }
 
-func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+// serve runs the bridge until ctx is done. limits are the HTTP time limits (tests shorten
+// them).
+func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger) error {
 	if cfg.Dev {
 		log.Warn("DEVELOPMENT MODE: webhook signatures are not checked and socket clients need no token; do not expose this bridge")
 	}
@@ -169,7 +171,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go reloadOnHUP(ctx, cfg, log, &current)
 
 	mux := http.NewServeMux()
-	mux.Handle("/twilio/", hooks)
+	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
 	mux.Handle("/socket.io/", pub.Handler())
 	mux.Handle(publisher.PathParties, pub.PartiesHandler())
 	mux.Handle("GET /metrics", met.Handler())
@@ -202,15 +204,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(mux, limits, log)
 	log.Info("dialin-bridge listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"store", cfg.Store, "caller_id", string(cfg.CallerID))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(limits.listener(ln, met)) }()
 
 	select {
 	case err := <-served:
