@@ -62,7 +62,7 @@ func New(online func(ctx context.Context) (int, error)) *Metrics {
 			Name: "dialin_reconciliations_total", Help: "Roster reconciliations with Twilio, by result.",
 		}, []string{"result"}),
 		reconEnded: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them.",
+			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them, and parties retracted from this instance's clients after the store lost them.",
 		}),
 		httpTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_http_timeouts_total", Help: "HTTP requests and connections cut by a time limit: header, body (webhook) or idle (keep-alive).",

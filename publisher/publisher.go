@@ -352,5 +352,5 @@ func (s *Server) onUnsubscribe(c socketio.Conn, raw json.RawMessage) {
 
 // Publish sends ev to every subscriber of its topic, encoded once for all of them.
 func (s *Server) Publish(ev mapper.Event) {
-	s.send(ev.TopicID, ev.Sender.ID, ev.Version, ev)
+	s.send(envelope{TopicID: ev.TopicID, CallSID: ev.Sender.ID, Version: ev.Version, Online: ev.Category == mapper.CategoryOnline}, ev)
 }

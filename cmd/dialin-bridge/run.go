@@ -241,13 +241,23 @@ func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roste
 		}
 		if twilio != nil && fanoutErr == nil {
 			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
-			ended, joined, err := ros.Reconcile(rctx, liveCalls(twilio), hooks.Fallback, hooks.Emit())
+			var live map[string]roster.LiveCall
+			list := func(ctx context.Context) (m map[string]roster.LiveCall, err error) {
+				m, err = liveCalls(twilio)(ctx)
+				live = m
+				return m, err
+			}
+			ended, joined, err := ros.Reconcile(rctx, list, hooks.Fallback, hooks.Emit())
+			retracted := 0
+			if err == nil {
+				retracted, err = retractGhosts(rctx, ros, pub, live)
+			}
 			cancel()
-			met.Reconciled(ended, err)
+			met.Reconciled(ended+retracted, err)
 			if err != nil {
 				log.Warn("reconciliation failed; roster unchanged", "err", err)
-			} else if ended+joined > 0 {
-				log.Info("reconciled with Twilio", "ended", ended, "joined", joined)
+			} else if ended+joined+retracted > 0 {
+				log.Info("reconciled with Twilio", "ended", ended, "joined", joined, "retracted", retracted)
 			}
 		}
 		if _, err := ros.Sweep(ctx); err != nil {
