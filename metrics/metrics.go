@@ -26,6 +26,7 @@ type Metrics struct {
 	rest          *prometheus.CounterVec
 	reconciles    *prometheus.CounterVec
 	reconEnded    prometheus.Counter
+	httpTimeouts  *prometheus.CounterVec
 }
 
 // New registers the bridge's metrics. online counts the phone parties online now.
@@ -65,11 +66,14 @@ func New(online func(ctx context.Context) (int, error)) *Metrics {
 			Name: "dialin_reconciliations_total", Help: "Roster reconciliations with Twilio, by result.",
 		}, []string{"result"}),
 		reconEnded: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them.",
+			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them, and parties retracted from this instance's clients after the store lost them.",
 		}),
+		httpTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_http_timeouts_total", Help: "HTTP requests and connections cut by a time limit: header, body (webhook) or idle (keep-alive).",
+		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if online != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -134,3 +138,6 @@ func (m *Metrics) Reconciled(ended int, err error) {
 	m.reconciles.WithLabelValues("ok").Inc()
 	m.reconEnded.Add(float64(ended))
 }
+
+// HTTPTimeout counts a request or connection cut by an HTTP time limit.
+func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }

@@ -17,11 +17,7 @@ const PathParties = "GET /api/topics/{topicId}/parties"
 func (s *Server) PartiesHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		topicID := r.PathValue("topicId")
-		token, hasBearer := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !hasBearer {
-			token = ""
-		}
-		claims, err := s.auth.Verify(strings.TrimSpace(token))
+		claims, err := s.auth.Verify(bearerToken(r.Header.Get("Authorization")))
 		if err != nil {
 			s.obs.Refused("api")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dialin-bridge"`)
@@ -52,4 +48,15 @@ func (s *Server) PartiesHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(events)
 	})
+}
+
+// bearerToken returns the token of an Authorization header of the Bearer scheme, whose name
+// is case-insensitive (RFC 9110 §11.1): "Bearer", "bearer" and "BEARER" all count. It returns
+// "" for any other header.
+func bearerToken(header string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
 }

@@ -31,6 +31,7 @@ type envelope struct {
 	TopicID string          `json:"t"`
 	CallSID string          `json:"c,omitempty"`
 	Version int64           `json:"v,omitempty"`
+	Online  bool            `json:"on,omitempty"` // a phone party's online event
 	Payload json.RawMessage `json:"p"`
 }
 
@@ -96,21 +97,26 @@ func (f *RedisFanout) Check(ctx context.Context) error {
 	}
 }
 
-// versions remembers the highest version delivered per call, so that an event overtaken by
-// a newer one of the same call (sent by another instance) is dropped rather than shown.
+// versions remembers, per call, the highest version delivered, so that an event overtaken by
+// a newer one of the same call (sent by another instance) is dropped rather than shown; and
+// whether this instance's clients were last shown the call online, with that event, so
+// that reconciliation can retract what the store forgot (see Server.Retract).
 type versions struct {
 	mu   sync.Mutex
 	seen map[string]seenVersion
 }
 
 type seenVersion struct {
-	v  int64
-	at time.Time
+	v      int64
+	at     time.Time
+	topic  string
+	online json.RawMessage // the last event delivered, when it showed the call online
 }
 
-// fresh records v for call and reports whether it is newer than any delivered before.
-func (vs *versions) fresh(call string, v int64, now time.Time) bool {
-	if call == "" || v == 0 {
+// record records env, delivered at now, and reports whether it is newer than any delivered
+// before (events without call or version always are).
+func (vs *versions) record(env envelope, now time.Time) bool {
+	if env.CallSID == "" || env.Version == 0 {
 		return true
 	}
 	vs.mu.Lock()
@@ -118,19 +124,24 @@ func (vs *versions) fresh(call string, v int64, now time.Time) bool {
 	if vs.seen == nil {
 		vs.seen = make(map[string]seenVersion)
 	}
-	if old, ok := vs.seen[call]; ok && old.v >= v {
+	if old, ok := vs.seen[env.CallSID]; ok && old.v >= env.Version {
 		return false
 	}
-	vs.seen[call] = seenVersion{v: v, at: now}
+	s := seenVersion{v: env.Version, at: now, topic: env.TopicID}
+	if env.Online {
+		s.online = env.Payload
+	}
+	vs.seen[env.CallSID] = s
 	return true
 }
 
-// forget drops calls not heard of since before cutoff.
+// forget drops calls not heard of since before cutoff, but those last shown online: they
+// may yet have to be retracted.
 func (vs *versions) forget(cutoff time.Time) {
 	vs.mu.Lock()
 	defer vs.mu.Unlock()
 	for call, s := range vs.seen {
-		if s.at.Before(cutoff) {
+		if s.online == nil && s.at.Before(cutoff) {
 			delete(vs.seen, call)
 		}
 	}

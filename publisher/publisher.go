@@ -260,5 +260,5 @@ func sessionOf(c *sio.Conn) *session {
 
 // Publish sends ev to every subscriber of its topic, encoded once for all of them.
 func (s *Server) Publish(ev mapper.Event) {
-	s.send(ev.TopicID, ev.Sender.ID, ev.Version, ev)
+	s.send(envelope{TopicID: ev.TopicID, CallSID: ev.Sender.ID, Version: ev.Version, Online: ev.Category == mapper.CategoryOnline}, ev)
 }

@@ -259,18 +259,19 @@ func leftContent(last json.RawMessage, sess *session) json.RawMessage {
 
 // broadcast sends a room client's event to every subscriber of a topic.
 func (s *Server) broadcast(topicID string, payload any) {
-	s.send(topicID, "", 0, payload)
+	s.send(envelope{TopicID: topicID}, payload)
 }
 
-// send sends an event to every subscriber of a topic on every instance, encoded once. call
-// and version, when set, let receivers drop it if a newer event of the call came first.
-func (s *Server) send(topicID, call string, version int64, payload any) {
+// send sends payload in env to every subscriber of env's topic on every instance, encoded
+// once. env's call and version, when set, let receivers drop it if a newer event of the call
+// came first.
+func (s *Server) send(env envelope, payload any) {
 	b, err := json.Marshal(payload)
 	if err != nil {
 		s.log.Error("encode event", "err", err)
 		return
 	}
-	env := envelope{Origin: s.instance, TopicID: topicID, CallSID: call, Version: version, Payload: json.RawMessage(b)}
+	env.Origin, env.Payload = s.instance, json.RawMessage(b)
 	s.deliver(env)
 	if s.fanout == nil {
 		return
@@ -304,12 +305,17 @@ func (s *Server) receive(msg []byte) {
 func (s *Server) deliver(env envelope) {
 	// With one instance, a call's events are published in order (under the roster's lock of
 	// the call); only events from other instances can overtake each other.
-	if s.fanout != nil && !s.seen.fresh(env.CallSID, env.Version, time.Now()) {
+	if !s.seen.record(env, time.Now()) && s.fanout != nil {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return
 	}
-	p := eventPacket(EvPresenceResponse, env.Payload)
-	for _, sess := range s.subscribers(env.TopicID) {
+	s.deliverLocal(env.TopicID, env.Payload)
+}
+
+// deliverLocal sends an event to this instance's subscribers of topicID.
+func (s *Server) deliverLocal(topicID string, payload json.RawMessage) {
+	p := eventPacket(EvPresenceResponse, payload)
+	for _, sess := range s.subscribers(topicID) {
 		sess.conn.Send(p)
 	}
 }

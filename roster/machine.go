@@ -64,15 +64,15 @@ func New(store Store) *Roster {
 	return &Roster{store: store, now: time.Now}
 }
 
-// update is Store.Update that counts each stored change in Call.Version. When fn saves the
-// call, saved receives it as stored, Version included, so that the change emitted is the
+// update is Store.Update that counts each stored change in Call.Version (see nextVersion).
+// When fn saves the call, saved receives it as stored, Version included, so that the change emitted is the
 // change stored.
 func (r *Roster) update(ctx context.Context, sid string, saved *Call, fn func(c *Call, found bool) bool) error {
 	return r.store.Update(ctx, sid, func(c *Call, found bool) bool {
 		if !fn(c, found) {
 			return false
 		}
-		c.Version++
+		c.Version = nextVersion(c.Version, r.now())
 		*saved = *c
 		return true
 	})

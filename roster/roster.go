@@ -49,9 +49,21 @@ type Call struct {
 	CallSeen bool  `json:"sn,omitempty"`
 	// Since is when the call entered its current state.
 	Since time.Time `json:"at"`
-	// Version counts the call's stored changes. It orders the call's events across
-	// instances: an event of a lower version than one already delivered is stale.
+	// Version grows with each stored change (see nextVersion). It orders the call's events
+	// across instances: an event of a lower version than one already delivered is stale.
 	Version int64 `json:"v,omitempty"`
+}
+
+// nextVersion is a call's version after one more stored change at now: one more than before,
+// and never less than now in microseconds. A count alone would restart at 1 when the store
+// loses the call (a Redis restarted empty) and reconciliation rebuilds it, and every
+// instance's stale-event filter, remembering the old count, would then drop the rebuilt
+// call's events, its leaves included. A version that is also a clock cannot go back, as long
+// as the instances' clocks disagree by less than the time between the call's last change
+// before the loss and its rebuild (seconds at the very least: Redis must restart and a
+// reconciliation run).
+func nextVersion(v int64, now time.Time) int64 {
+	return max(v+1, now.UnixMicro())
 }
 
 // Errors of the roster.

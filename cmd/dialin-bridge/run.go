@@ -43,7 +43,7 @@ func run(args []string, stderr io.Writer) int {
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log); err != nil {
+	if err := serve(ctx, cfg, defaultLimits, log); err != nil {
 		log.Error("dialin-bridge stopped", "err", err)
 		return 1
 	}
@@ -80,7 +80,9 @@ func openStore(cfg Config) (roster.Store, error) {
 	return nil, fmt.Errorf("store %q is not available", cfg.Store)
 }
 
-func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+// serve runs the bridge until ctx is done. limits are the HTTP time limits (tests shorten
+// them).
+func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger) error {
 	if cfg.Dev {
 		log.Warn("DEVELOPMENT MODE: webhook signatures are not checked and socket clients need no token; do not expose this bridge")
 	}
@@ -171,7 +173,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	go reloadOnHUP(ctx, cfg, log, &current)
 
 	mux := http.NewServeMux()
-	mux.Handle("/twilio/", hooks)
+	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
 	mux.Handle("/socket.io/", pub.Handler())
 	mux.Handle(publisher.PathParties, pub.PartiesHandler())
 	mux.Handle("GET /metrics", met.Handler())
@@ -204,15 +206,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(mux, limits, log)
 	log.Info("dialin-bridge listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"store", cfg.Store, "caller_id", string(cfg.CallerID))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(limits.listener(ln, met)) }()
 
 	select {
 	case err := <-served:
@@ -245,13 +243,23 @@ func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roste
 		}
 		if twilio != nil && fanoutErr == nil {
 			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
-			ended, joined, err := ros.Reconcile(rctx, liveCalls(twilio), hooks.Fallback, hooks.Emit())
+			var live map[string]roster.LiveCall
+			list := func(ctx context.Context) (m map[string]roster.LiveCall, err error) {
+				m, err = liveCalls(twilio)(ctx)
+				live = m
+				return m, err
+			}
+			ended, joined, err := ros.Reconcile(rctx, list, hooks.Fallback, hooks.Emit())
+			retracted := 0
+			if err == nil {
+				retracted, err = retractGhosts(rctx, ros, pub, live)
+			}
 			cancel()
-			met.Reconciled(ended, err)
+			met.Reconciled(ended+retracted, err)
 			if err != nil {
 				log.Warn("reconciliation failed; roster unchanged", "err", err)
-			} else if ended+joined > 0 {
-				log.Info("reconciled with Twilio", "ended", ended, "joined", joined)
+			} else if ended+joined+retracted > 0 {
+				log.Info("reconciled with Twilio", "ended", ended, "joined", joined, "retracted", retracted)
 			}
 		}
 		if _, err := ros.Sweep(ctx); err != nil {

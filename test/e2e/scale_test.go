@@ -16,14 +16,21 @@ type redisServer struct {
 	addr string
 	dir  string
 	cmd  *exec.Cmd
+	// ephemeral: no persistence at all, so that a restart comes back empty.
+	ephemeral bool
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t *testing.T) *redisServer { return newRedis(t, false) }
+
+// startEphemeralRedis is a private redis-server without persistence: restarted, it is empty.
+func startEphemeralRedis(t *testing.T) *redisServer { return newRedis(t, true) }
+
+func newRedis(t *testing.T, ephemeral bool) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed (scripts/test.sh installs it)")
 	}
-	r := &redisServer{t: t, addr: freeAddr(t), dir: t.TempDir()}
+	r := &redisServer{t: t, addr: freeAddr(t), dir: t.TempDir(), ephemeral: ephemeral}
 	r.start()
 	t.Cleanup(r.stop)
 	return r
@@ -32,8 +39,12 @@ func startRedis(t *testing.T) *redisServer {
 func (r *redisServer) start() {
 	_, port, _ := net.SplitHostPort(r.addr)
 	// Append-only with fsync on every write, as the README advises for a shared roster.
-	r.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
-		"--save", "", "--appendonly", "yes", "--appendfsync", "always")
+	persist := []string{"--appendonly", "yes", "--appendfsync", "always"}
+	if r.ephemeral {
+		persist = []string{"--appendonly", "no"}
+	}
+	r.cmd = exec.Command("redis-server", append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", r.dir,
+		"--save", ""}, persist...)...)
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
