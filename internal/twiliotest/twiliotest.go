@@ -49,17 +49,32 @@ func Sign(token, fullURL string, form url.Values) string {
 // Timestamp is Twilio's callback time format ("Thu, 1 Jun 2017 20:48:32 +0000").
 func Timestamp(t time.Time) string { return t.UTC().Format("Mon, 2 Jan 2006 15:04:05 -0700") }
 
-// Voice is an incoming-call webhook; extra are name, value pairs (see Set).
+// Voice is an incoming-call webhook with every parameter Twilio's documentation lists for
+// it (geographic ones for a US caller and number); extra are name, value pairs (see Set).
 func Voice(sid, from, to string, extra ...string) url.Values {
-	return Set(url.Values{
-		"AccountSid": {AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {sid}, "CallStatus": {"ringing"},
-		"Direction": {"inbound"}, "From": {from}, "To": {to}, "Caller": {from}, "Called": {to},
-		"CallerCountry": {"US"}, "FromCountry": {"US"}, "ToCountry": {"US"},
-	}, extra...)
+	f := callParams(sid, from, to)
+	f.Set("CallStatus", "ringing")
+	f.Set("CallToken", "%7B%22parentCallInfoToken%22%3A%22eyJhbGciOiJFUzI1NiJ9%22%7D")
+	f.Set("StirVerstat", "TN-Validation-Passed-A")
+	return Set(f, extra...)
 }
 
-// Conference is a conference status callback. With a call SID it is a participant's, and
-// carries the participant's state as Twilio sends it (mute and hold events set theirs).
+// callParams are the parameters of every voice webhook and call status callback: the call,
+// its direction and both ends with Twilio's geographic lookup.
+func callParams(sid, from, to string) url.Values {
+	return url.Values{
+		"AccountSid": {AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {sid},
+		"Direction": {"inbound"}, "From": {from}, "To": {to}, "Caller": {from}, "Called": {to},
+		"FromCity": {"SAN FRANCISCO"}, "FromState": {"CA"}, "FromZip": {"94107"}, "FromCountry": {"US"},
+		"CallerCity": {"SAN FRANCISCO"}, "CallerState": {"CA"}, "CallerZip": {"94107"}, "CallerCountry": {"US"},
+		"ToCity": {"OAKLAND"}, "ToState": {"CA"}, "ToZip": {"94612"}, "ToCountry": {"US"},
+		"CalledCity": {"OAKLAND"}, "CalledState": {"CA"}, "CalledZip": {"94612"}, "CalledCountry": {"US"},
+	}
+}
+
+// Conference is a conference status callback with the parameters Twilio's documentation
+// lists. With a call SID it is a participant's, and carries the participant's state as
+// Twilio sends it (mute and hold events set theirs).
 func Conference(event, conf, topic string, seq int, sid string, extra ...string) url.Values {
 	f := url.Values{
 		"AccountSid": {AccountSID}, "ConferenceSid": {conf}, "FriendlyName": {topic},
@@ -83,17 +98,22 @@ func Conference(event, conf, topic string, seq int, sid string, extra ...string)
 		f.Set("ParticipantCallStatus", "completed")
 	case "conference-end":
 		f.Set("ReasonConferenceEnded", "last-participant-left")
+		f.Set("Reason", "Last participant left the conference")
 	}
 	return Set(f, extra...)
 }
 
-// Status is a call status callback.
+// Status is a call status callback with the parameters Twilio's documentation lists.
 func Status(sid, status string, seq int, extra ...string) url.Values {
-	return Set(url.Values{
-		"AccountSid": {AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {sid}, "CallStatus": {status},
-		"Direction": {"inbound"}, "From": {From}, "To": {To}, "SequenceNumber": {fmt.Sprint(seq)},
-		"CallDuration": {"42"}, "CallbackSource": {"call-progress-events"}, "Timestamp": {Timestamp(time.Now())},
-	}, extra...)
+	f := callParams(sid, From, To)
+	f.Set("CallStatus", status)
+	f.Set("SequenceNumber", fmt.Sprint(seq))
+	f.Set("Timestamp", Timestamp(time.Now()))
+	f.Set("CallbackSource", "call-progress-events")
+	f.Set("CallDuration", "42")
+	f.Set("Duration", "1")
+	f.Set("SipResponseCode", "200")
+	return Set(f, extra...)
 }
 
 // Set applies name, value pairs to f; an empty value deletes the name.
