@@ -29,7 +29,7 @@ func TestLogsMaskNumbers(t *testing.T) {
 			// Refused requests that carry the number.
 			b.do(request{path: webhook.PathVoice, form: voiceForm(callSID(99), unknownCaller, to), unsigned: true})
 			b.post(webhook.PathVoice, voiceForm("CAbad", unknownCaller, unknownCaller), http.StatusBadRequest)
-			b.post(webhook.PathStatus, statusForm(callA, "exploded", 9), http.StatusBadRequest)
+			b.post(webhook.PathStatus, statusForm(callA, "Exploded!", 9), http.StatusBadRequest)
 
 			logs := b.logs.String()
 			lines := strings.Split(strings.TrimSpace(logs), "\n")

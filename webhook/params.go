@@ -130,16 +130,31 @@ const (
 	evUnhold          = "participant-unhold"
 )
 
-// conferenceEvents are the StatusCallbackEvent values Twilio sends to a conference status
-// callback. Those the bridge has no use for are accepted and ignored.
-var conferenceEvents = map[string]bool{
-	evConferenceStart: true, evConferenceEnd: true,
-	evJoin: true, evLeave: true, evMute: true, evUnmute: true, evHold: true, evUnhold: true,
-	"participant-speech-start": true, "participant-speech-stop": true,
-	"participant-modify": true, "announcement-end": true, "announcement-fail": true,
-	"conference-record-start": true, "conference-record-end": true,
-	"conference-record-pause": true, "conference-record-resume": true,
-	"conference-record-error": true, "conference-update": true,
+// eventName reads a callback's event or status name: required, and shaped as Twilio names
+// them (lower-case words joined by hyphens), so that a name Twilio adds later is accepted and
+// ignored while a mangled value is refused.
+func eventName(form url.Values, key string) (string, error) {
+	v := form.Get(key)
+	if v == "" {
+		return "", badRequest("missing %s", key)
+	}
+	if !wellFormedName(v) {
+		return "", badRequest("malformed %s %q", key, truncate(v, 40))
+	}
+	return v, nil
+}
+
+func wellFormedName(s string) bool {
+	alnum := func(b byte) bool { return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' }
+	if len(s) > 64 || !alnum(s[0]) || !alnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if !alnum(s[i]) && s[i] != '-' && s[i] != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // conference is a conference status callback.
@@ -154,12 +169,9 @@ type conference struct {
 }
 
 func parseConference(form url.Values) (conference, error) {
-	ev := form.Get("StatusCallbackEvent")
-	if ev == "" {
-		return conference{}, badRequest("missing StatusCallbackEvent")
-	}
-	if !conferenceEvents[ev] {
-		return conference{}, badRequest("unknown StatusCallbackEvent %q", truncate(ev, 40))
+	ev, err := eventName(form, "StatusCallbackEvent")
+	if err != nil {
+		return conference{}, err
 	}
 	conf, err := sid(form, "ConferenceSid", "CF")
 	if err != nil {
@@ -170,7 +182,11 @@ func parseConference(form url.Values) (conference, error) {
 		return conference{}, err
 	}
 	c := conference{Event: ev, ConferenceSID: conf, TopicID: form.Get("FriendlyName"), Seq: seq}
-	if !strings.HasPrefix(ev, "participant-") {
+	switch ev {
+	case evJoin, evLeave, evMute, evUnmute, evHold, evUnhold:
+	default:
+		// conference-start, conference-end and the events the bridge does not act on
+		// (speech, recording, announcements, any added later) carry no participant it needs.
 		return c, nil
 	}
 	if c.CallSID, err = sid(form, "CallSid", "CA"); err != nil {
@@ -197,9 +213,9 @@ func parseConference(form url.Values) (conference, error) {
 	return c, nil
 }
 
-// callStatuses are Twilio's CallStatus values, true for those that end the call.
-var callStatuses = map[string]bool{
-	"queued": false, "initiated": false, "ringing": false, "in-progress": false,
+// finalStatuses are the CallStatus values that end the call. Any other well-formed status
+// (queued, initiated, ringing, in-progress, or one Twilio adds later) changes nothing.
+var finalStatuses = map[string]bool{
 	"completed": true, "busy": true, "failed": true, "no-answer": true, "canceled": true,
 }
 
@@ -216,19 +232,15 @@ func parseCallStatus(form url.Values) (callStatus, error) {
 	if err != nil {
 		return callStatus{}, err
 	}
-	st := form.Get("CallStatus")
-	if st == "" {
-		return callStatus{}, badRequest("missing CallStatus")
-	}
-	final, known := callStatuses[st]
-	if !known {
-		return callStatus{}, badRequest("unknown CallStatus %q", truncate(st, 40))
+	st, err := eventName(form, "CallStatus")
+	if err != nil {
+		return callStatus{}, err
 	}
 	seq, err := seqNumber(form, false)
 	if err != nil {
 		return callStatus{}, err
 	}
-	return callStatus{CallSID: s, Status: st, Final: final, Seq: seq}, nil
+	return callStatus{CallSID: s, Status: st, Final: finalStatuses[st], Seq: seq}, nil
 }
 
 // truncate keeps echoed input short and printable.
