@@ -137,28 +137,40 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 			log.Warn("webhook refused", "status", status, "reason", reason)
 			http.Error(w, reason, status)
 		}
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", http.MethodPost)
-			fail(http.StatusMethodNotAllowed, "method", "webhooks must be POST")
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				fail(http.StatusRequestEntityTooLarge, "too_large", "request body over 64 KiB")
-			} else {
-				fail(http.StatusBadRequest, "bad_request", "cannot read request body")
+		// Twilio calls with POST by default, or GET when the number is configured so: then
+		// the parameters are in the query string, and no body is signed.
+		var (
+			form     url.Values
+			parseErr error
+			signed   url.Values
+		)
+		switch r.Method {
+		case http.MethodPost:
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+			if err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					fail(http.StatusRequestEntityTooLarge, "too_large", "request body over 64 KiB")
+				} else {
+					fail(http.StatusBadRequest, "bad_request", "cannot read request body")
+				}
+				return
 			}
+			form, parseErr = url.ParseQuery(string(body))
+			signed = form
+		case http.MethodGet:
+			form, parseErr = url.ParseQuery(r.URL.RawQuery)
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			fail(http.StatusMethodNotAllowed, "method", "webhooks must be POST or GET")
 			return
 		}
-		form, parseErr := url.ParseQuery(string(body))
-		if !h.opts.Dev && !h.signed(r, form) {
+		if !h.opts.Dev && !h.signed(r, signed) {
 			fail(http.StatusForbidden, "bad_signature", ErrBadSignature.Error())
 			return
 		}
 		if parseErr != nil {
-			fail(http.StatusBadRequest, "bad_request", "body is not a valid form")
+			fail(http.StatusBadRequest, "bad_request", "parameters are not a valid form")
 			return
 		}
 		if cs := form.Get("CallSid"); validSID(cs, "CA") {
@@ -187,7 +199,8 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 	})
 }
 
-// signed checks X-Twilio-Signature against the public URL plus the request's path and query.
+// signed checks X-Twilio-Signature against the public URL plus the request's path and query,
+// followed by the POST parameters (none for GET, whose parameters are in the signed query).
 // The URL fragment Twilio may append for connection overrides (#rc=…) never reaches the
 // server and is not signed.
 func (h *Handler) signed(r *http.Request, form url.Values) bool {
