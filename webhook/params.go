@@ -69,13 +69,15 @@ func optBool(form url.Values, key string) (*bool, error) {
 	return &b, nil
 }
 
-// incoming is an incoming-call webhook.
+// incoming is an incoming-call webhook. From and To are E.164 numbers when Twilio sent one,
+// directly or as the user part of a SIP URI.
 type incoming struct {
 	CallSID    string
 	From       string
 	To         string
 	CallerName string
-	SIPTopic   string // SipHeader_X-Topic-Id
+	SIPTopic   string // SipHeader_X-Topic-Id, in any case of the name
+	ToTopic    string // the user part of a SIP To that is not a number: a topic id, perhaps
 }
 
 func parseIncoming(form url.Values) (incoming, error) {
@@ -83,13 +85,17 @@ func parseIncoming(form url.Values) (incoming, error) {
 	if err != nil {
 		return incoming{}, err
 	}
-	return incoming{
+	in := incoming{
 		CallSID:    s,
-		From:       strings.TrimSpace(form.Get("From")),
-		To:         strings.TrimSpace(form.Get("To")),
+		From:       sipNumber(strings.TrimSpace(form.Get("From"))),
+		To:         sipNumber(strings.TrimSpace(form.Get("To"))),
 		CallerName: strings.TrimSpace(form.Get("CallerName")),
-		SIPTopic:   strings.TrimSpace(form.Get("SipHeader_X-Topic-Id")),
-	}, nil
+		SIPTopic:   sipHeader(form, sipTopicHeader),
+	}
+	if user, ok := sipUser(in.To); ok {
+		in.ToTopic = user
+	}
+	return in, nil
 }
 
 // pinEntry is the <Gather> result of the PIN prompt.

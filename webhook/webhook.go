@@ -228,12 +228,18 @@ func (h *Handler) identity(in incoming) roster.Identity {
 	return roster.Identity{DisplayName: display, PictureURL: h.opts.DefaultPictureURL, Masked: masked}
 }
 
-// route finds the topic of an incoming call: by SIP header, else by dialled number.
+// route finds the topic of an incoming call: by SIP header, else by the user part of a SIP
+// To, else by dialled number.
 func (h *Handler) route(in incoming) (rooms.Topic, string, bool) {
 	rs := h.rooms()
 	if in.SIPTopic != "" {
 		if t, ok := rs.Topic(in.SIPTopic); ok {
 			return t, "sip", true
+		}
+	}
+	if in.ToTopic != "" {
+		if t, ok := rs.Topic(in.ToTopic); ok {
+			return t, "sip-uri", true
 		}
 	}
 	if t, ok := rs.ByNumber(in.To); ok {
