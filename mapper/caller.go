@@ -3,6 +3,7 @@ package mapper
 import (
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -85,7 +86,7 @@ func Caller(from, callerName string, mode CallerIDMode) (display, masked string)
 		return AnonymousName, maskInvalid(from)
 	}
 	masked = mask(num)
-	if name := strings.TrimSpace(callerName); name != "" && !looksLikeNumber(name) && !withheld[strings.ToLower(name)] {
+	if name := strings.TrimSpace(callerName); !noCallerName(name) {
 		return name, masked
 	}
 	switch mode {
@@ -96,6 +97,49 @@ func Caller(from, callerName string, mode CallerIDMode) (display, masked string)
 	default:
 		return masked, masked
 	}
+}
+
+// placeholders are what carriers put in the caller-name (CNAM) field when they have no name
+// for the number, in the form placeholderKey gives them.
+var placeholders = map[string]bool{
+	"WIRELESS CALLER": true, "WIRELESS": true, "CELL PHONE": true, "CELLULAR CALLER": true,
+	"MOBILE CALLER": true, "UNAVAILABLE": true, "NOT AVAILABLE": true, "NAME UNAVAILABLE": true,
+	"NAME NOT AVAILABLE": true, "UNAVAILABLE NAME": true, "UNKNOWN": true, "UNKNOWN CALLER": true,
+	"UNKNOWN NAME": true, "TOLL FREE CALL": true, "TOLL FREE": true, "TOLLFREE": true,
+	"TOLL FREE NUMBER": true, "PRIVATE": true, "PRIVATE CALLER": true, "PRIVATE NUMBER": true,
+	"PRIVATE NAME": true, "RESTRICTED": true, "ANONYMOUS": true, "BLOCKED": true,
+	"NO CALLER ID": true, "CALLER ID UNAVAILABLE": true, "OUT OF AREA": true, "PAY PHONE": true,
+	"PAYPHONE": true, "CALLER": true, "NA": true, "N A": true,
+}
+
+// placeholderKey is a caller name in capitals, with every run of what is not a letter or a
+// digit made one space: "Toll-Free Call" and "TOLL FREE CALL" are the same placeholder.
+func placeholderKey(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToUpper(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteRune(r)
+			space = false
+		} else {
+			space = true
+		}
+	}
+	return b.String()
+}
+
+// noCallerName reports whether a CallerName is no name at all: empty, a carrier's
+// placeholder ("WIRELESS CALLER", "UNAVAILABLE", "TOLL FREE CALL", …, in any case), a
+// withheld-number marker, or a number (no letters, or a phone number in any format).
+func noCallerName(name string) bool {
+	key := placeholderKey(name)
+	if key == "" || placeholders[key] || withheld[strings.ToLower(key)] || looksLikeNumber(name) {
+		return true
+	}
+	return !strings.ContainsFunc(key, unicode.IsLetter)
 }
 
 // looksLikeNumber reports whether a caller name carries a phone number in any format (seven

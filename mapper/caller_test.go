@@ -47,6 +47,56 @@ func TestDisplayName(t *testing.T) {
 	}
 }
 
+// TestCallerNamePlaceholders: what carriers put in the caller-name field when they have no
+// name counts as no name, in any case and spelling of it; the number is shown instead.
+func TestCallerNamePlaceholders(t *testing.T) {
+	tests := []struct {
+		callerName  string
+		placeholder bool
+	}{
+		{"WIRELESS CALLER", true},
+		{"Wireless Caller", true},
+		{"wireless  caller", true},
+		{"UNAVAILABLE", true},
+		{"unavailable", true},
+		{"UNKNOWN", true},
+		{"UNKNOWN NAME", true},
+		{"TOLL FREE CALL", true},
+		{"Toll-Free Call", true},
+		{"PRIVATE", true},
+		{"PRIVATE CALLER", true},
+		{"RESTRICTED", true},
+		{"ANONYMOUS", true},
+		{"OUT OF AREA", true},
+		{"NOT AVAILABLE", true},
+		{"CELL PHONE", true},
+		{"BLOCKED", true},
+		{"NO CALLER ID", true},
+		{"4155550123", true},
+		{"+1 415 555 0123", true},
+		{"800", true},
+		{"(800) 555", true},
+		{"--", true},
+		{"DOE JANE", false},
+		{"SMITH JOHN", false},
+		{"ACME 24", false},
+		{"O'BRIEN PAT", false},
+		{"UNKNOWN PLEASURES LTD", false},
+		{"José Núñez", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.callerName, func(t *testing.T) {
+			want := tc.callerName
+			if tc.placeholder {
+				want = "+1 ••• 0123"
+			}
+			if got := DisplayName("+14155550123", tc.callerName, CallerIDMasked); got != want {
+				t.Errorf("DisplayName with CallerName %q = %q; want %q", tc.callerName, got, want)
+			}
+		})
+	}
+}
+
 // TestWithheld: a withheld or non-E.164 number is "Anonymous caller" in every mode.
 func TestWithheld(t *testing.T) {
 	for _, from := range []string{
