@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/twilio/twilio-go/twiml"
 )
@@ -13,8 +15,20 @@ const (
 	sayGoodbye   = "Sorry, we could not find your meeting. Goodbye."
 	sayNoMeeting = "This number is not connected to a meeting. Goodbye."
 	sayNoInput   = "We did not receive a PIN. Goodbye."
-	voice        = "alice"
 )
+
+// Defaults of the spoken prompts and of a call's length. Twilio retired the "alice" voice;
+// Polly voices are current.
+const (
+	DefaultSayVoice        = "Polly.Joanna"
+	DefaultSayLanguage     = "en-US"
+	DefaultMaxCallDuration = 4 * time.Hour
+)
+
+// say is a spoken prompt in the configured voice and language.
+func (h *Handler) say(message string) *twiml.VoiceSay {
+	return &twiml.VoiceSay{Message: message, Voice: h.opts.SayVoice, Language: h.opts.SayLanguage}
+}
 
 // conferenceEvents is the statusCallbackEvent of every <Conference>: Twilio keeps the first
 // participant's, so all must carry the same.
@@ -36,6 +50,8 @@ func (h *Handler) joinTwiML(topicID string) (string, error) {
 func (h *Handler) buildJoinTwiML(topicID string) (string, error) {
 	return twiml.Voice([]twiml.Element{
 		&twiml.VoiceDial{
+			// Twilio's default would cut long meetings; the operator chooses.
+			TimeLimit: strconv.Itoa(int(h.opts.MaxCallDuration / time.Second)),
 			InnerElements: []twiml.Element{
 				&twiml.VoiceConference{
 					Name:                   topicID,
@@ -55,7 +71,7 @@ func (h *Handler) buildJoinTwiML(topicID string) (string, error) {
 func (h *Handler) pinTwiML(attempt int, prelude string) (string, error) {
 	var els []twiml.Element
 	if prelude != "" {
-		els = append(els, &twiml.VoiceSay{Message: prelude, Voice: voice})
+		els = append(els, h.say(prelude))
 	}
 	els = append(els,
 		&twiml.VoiceGather{
@@ -65,18 +81,58 @@ func (h *Handler) pinTwiML(attempt int, prelude string) (string, error) {
 			Method:      "POST",
 			Timeout:     "10",
 			InnerElements: []twiml.Element{
-				&twiml.VoiceSay{Message: sayPIN, Voice: voice},
+				h.say(sayPIN),
 			},
 		},
-		&twiml.VoiceSay{Message: sayNoInput, Voice: voice},
+		h.say(sayNoInput),
 		&twiml.VoiceHangup{},
 	)
 	return twiml.Voice(els)
 }
 
-func goodbyeTwiML(message string) (string, error) {
+func (h *Handler) goodbyeTwiML(message string) (string, error) {
 	return twiml.Voice([]twiml.Element{
-		&twiml.VoiceSay{Message: message, Voice: voice},
+		h.say(message),
 		&twiml.VoiceHangup{},
 	})
 }
+
+// ValidSayVoice reports whether v names a voice Twilio's <Say> speaks: an Amazon Polly or
+// Google voice ("Polly.Joanna", "Polly.Amy-Neural", "Google.en-US-Standard-C"), or the basic
+// "man" or "woman". The retired "alice" is refused.
+func ValidSayVoice(v string) bool {
+	if v == "man" || v == "woman" {
+		return true
+	}
+	engine, name, ok := strings.Cut(v, ".")
+	if !ok || (engine != "Polly" && engine != "Google") || name == "" || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidSayLanguage reports whether l is a language tag as <Say language> takes it:
+// "en-US", "fr-FR", "cmn-CN", "arb".
+func ValidSayLanguage(l string) bool {
+	lang, region, hasRegion := strings.Cut(l, "-")
+	letters := func(s string, lo, hi int) bool {
+		if len(s) < lo || len(s) > hi {
+			return false
+		}
+		for _, r := range s {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+				return false
+			}
+		}
+		return true
+	}
+	return letters(lang, 2, 3) && (!hasRegion || letters(region, 2, 3))
+}
+
+// MaxTimeLimit is the longest <Dial timeLimit> Twilio accepts.
+const MaxTimeLimit = 24 * time.Hour

@@ -66,6 +66,13 @@ type Options struct {
 	CallerID mapper.CallerIDMode
 	// DefaultPictureURL is the picture of callers outside the directory.
 	DefaultPictureURL string
+	// SayVoice and SayLanguage speak the PIN prompts; DefaultSayVoice and
+	// DefaultSayLanguage when empty.
+	SayVoice    string
+	SayLanguage string
+	// MaxCallDuration is a dial-in's <Dial timeLimit>, in whole seconds;
+	// DefaultMaxCallDuration when zero.
+	MaxCallDuration time.Duration
 }
 
 // Handler serves the four webhook endpoints.
@@ -87,6 +94,15 @@ func New(opts Options, r *roster.Roster, rooms func() *rooms.Rooms, pub Publishe
 		obs = nopObserver{}
 	}
 	opts.PublicURL = strings.TrimRight(opts.PublicURL, "/")
+	if opts.SayVoice == "" {
+		opts.SayVoice = DefaultSayVoice
+	}
+	if opts.SayLanguage == "" {
+		opts.SayLanguage = DefaultSayLanguage
+	}
+	if opts.MaxCallDuration <= 0 {
+		opts.MaxCallDuration = DefaultMaxCallDuration
+	}
 	h := &Handler{
 		opts:      opts,
 		roster:    r,
@@ -258,7 +274,7 @@ func (h *Handler) voice(req request) (reply, error) {
 	topic, how, ok := h.route(in)
 	if !ok && !h.rooms().HasPINs() {
 		log.Info("no topic for the call", "to", mapper.Mask(in.To))
-		x, err := goodbyeTwiML(sayNoMeeting)
+		x, err := h.goodbyeTwiML(sayNoMeeting)
 		return reply{twiml: x, result: "ignored"}, err
 	}
 	// A store failure must not drop the caller: answer all the same, and let the conference
@@ -285,7 +301,7 @@ func (h *Handler) pin(req request) (reply, error) {
 	if !ok {
 		req.log.Info("wrong PIN", "attempt", p.Attempt)
 		if p.Attempt >= maxPINAttempts {
-			x, err := goodbyeTwiML(sayGoodbye)
+			x, err := h.goodbyeTwiML(sayGoodbye)
 			return reply{twiml: x, result: "ok"}, err
 		}
 		x, err := h.pinTwiML(p.Attempt+1, sayWrongPIN)

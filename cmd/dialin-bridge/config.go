@@ -14,6 +14,7 @@ import (
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
+	"github.com/dialin-bridge/dialin-bridge/webhook"
 )
 
 // envPrefix prefixes every variable but the two Twilio ones, which are also read unprefixed.
@@ -39,6 +40,9 @@ type rawEnv struct {
 	ReconcileInterval string `split_words:"true" default:"1m"`
 	AllowedOrigins    string `split_words:"true" default:"*"`
 	DebugAddr         string `split_words:"true"`
+	SayVoice          string `split_words:"true"`
+	SayLanguage       string `split_words:"true"`
+	MaxCallDuration   string `split_words:"true"`
 }
 
 // Secret is a value that must not be printed.
@@ -91,6 +95,13 @@ type Config struct {
 	AllowedOrigins []string
 	// DebugAddr, when set, serves pprof on a separate address, off by default.
 	DebugAddr string
+	// SayVoice and SayLanguage speak the PIN prompts: Twilio retired the voice the bridge
+	// used to hard-code, and callers are not all English speakers.
+	SayVoice    string
+	SayLanguage string
+	// MaxCallDuration is <Dial timeLimit>: Twilio's default would cut long meetings, and
+	// operators may want to bound what a forgotten call costs.
+	MaxCallDuration time.Duration
 }
 
 // env names a variable as the operator writes it.
@@ -124,6 +135,9 @@ func (raw rawEnv) validate() (Config, error) {
 		CallerID:          mapper.CallerIDMode(strings.TrimSpace(raw.CallerID)),
 		DefaultPictureURL: strings.TrimSpace(raw.DefaultPictureURL),
 		DebugAddr:         strings.TrimSpace(raw.DebugAddr),
+		SayVoice:          or(strings.TrimSpace(raw.SayVoice), webhook.DefaultSayVoice),
+		SayLanguage:       or(strings.TrimSpace(raw.SayLanguage), webhook.DefaultSayLanguage),
+		MaxCallDuration:   webhook.DefaultMaxCallDuration,
 	}
 	dev, err := strconv.ParseBool(strings.TrimSpace(raw.Dev))
 	if err != nil {
@@ -201,10 +215,31 @@ func (raw rawEnv) validate() (Config, error) {
 	} else {
 		c.AllowedOrigins = origins
 	}
+	if !webhook.ValidSayVoice(c.SayVoice) {
+		bad("%s must be a Twilio <Say> voice such as Polly.Joanna (not the retired alice)", env("SAY_VOICE"))
+	}
+	if !webhook.ValidSayLanguage(c.SayLanguage) {
+		bad("%s must be a language tag such as en-US", env("SAY_LANGUAGE"))
+	}
+	if v := strings.TrimSpace(raw.MaxCallDuration); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > webhook.MaxTimeLimit {
+			bad("%s must be a Go duration from 1s to 24h, such as 4h", env("MAX_CALL_DURATION"))
+		}
+		c.MaxCallDuration = d
+	}
 	if len(problems) > 0 {
 		return Config{}, errors.New("configuration: " + strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// or is s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func alphanumeric(s string) bool {

@@ -166,6 +166,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Dev:               cfg.Dev,
 		CallerID:          cfg.CallerID,
 		DefaultPictureURL: cfg.DefaultPictureURL,
+		SayVoice:          cfg.SayVoice,
+		SayLanguage:       cfg.SayLanguage,
+		MaxCallDuration:   cfg.MaxCallDuration,
 	}, ros, current.Load, pub, met, log)
 
 	var reconciled atomic.Bool
