@@ -127,9 +127,14 @@ func (r *Roster) Participant(ctx context.Context, sid string, p Participant, fal
 }
 
 func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
+	// A callback of a conference that ended after it changes nothing.
+	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || over {
+		return Change{}, err
+	}
 	var ch Change
+	joined := false
 	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
-		ch = Change{}
+		ch, joined = Change{}, false
 		if !found {
 			if fallback == nil {
 				return false
@@ -165,7 +170,7 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 			ch.Emit = r.end(c, was.State)
 		case c.State == Routing:
 			c.State, c.Since = Online, r.now()
-			ch.Emit = EmitOnline
+			ch.Emit, joined = EmitOnline, true
 		case was.Muted != c.Muted || was.OnHold != c.OnHold:
 			ch.Emit = EmitOnline
 		}
@@ -175,12 +180,70 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	if err != nil {
 		return Change{}, fmt.Errorf("apply participant callback: %w", err)
 	}
+	if joined {
+		return r.unlessEnded(ctx, sid, p, ch), nil
+	}
 	return ch, nil
 }
 
+// unlessEnded takes back a join that raced with its conference's end: conference-end records
+// the end before it lists the calls to end, so a join stored after that listing sees the
+// record here. The call was never shown online, so it ends without a leaves. The join stands
+// if the record cannot be read (reconciliation ends the call later), as it is stored already
+// and must be emitted.
+func (r *Roster) unlessEnded(ctx context.Context, sid string, p Participant, joined Change) Change {
+	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || !over {
+		return joined
+	}
+	var ch Change
+	err := r.update(ctx, sid, &ch.Call, func(c *Call, _ bool) bool {
+		ch = Change{Call: *c}
+		if c.State != Online || c.ConferenceSID != p.ConferenceSID {
+			return false
+		}
+		r.end(c, Routing)
+		ch.Call = *c
+		return true
+	})
+	if err != nil {
+		return joined
+	}
+	return ch
+}
+
+// A conference's end is kept in the store as a record of its own, under its ConferenceSid
+// (CF…, never a call's CA…): an ended Call whose ConfSeq is the end's SequenceNumber. Being
+// ended, it is in no topic and expires with the tombstones.
+
+// recordEnd stores that conference conferenceSID ended at seq.
+func (r *Roster) recordEnd(ctx context.Context, conferenceSID string, seq int64) error {
+	return r.store.Update(ctx, conferenceSID, func(c *Call, found bool) bool {
+		if found && c.ConfSeen && c.ConfSeq >= seq {
+			return false
+		}
+		c.ConferenceSID, c.State, c.Since = conferenceSID, Ended, r.now()
+		c.ConfSeq, c.ConfSeen = seq, true
+		return true
+	})
+}
+
+// endedAfter reports whether conference conferenceSID ended at a SequenceNumber not older
+// than seq: a callback of it numbered seq comes too late to change anything.
+func (r *Roster) endedAfter(ctx context.Context, conferenceSID string, seq int64) (bool, error) {
+	c, found, err := r.store.Get(ctx, conferenceSID)
+	if err != nil {
+		return false, fmt.Errorf("look up conference end: %w", err)
+	}
+	return found && c.State == Ended && c.ConfSeen && seq <= c.ConfSeq, nil
+}
+
 // ConferenceEnd applies conference-end: every call of the topic still in that conference
-// leaves.
+// leaves, and the end is recorded first, so that a participant callback of the conference
+// older than its end, arriving later or meanwhile, changes nothing.
 func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64, emit EmitFunc) ([]Change, error) {
+	if err := r.recordEnd(ctx, conferenceSID, seq); err != nil {
+		return nil, fmt.Errorf("record conference end: %w", err)
+	}
 	calls, err := r.store.Topic(ctx, topicID)
 	if err != nil {
 		return nil, fmt.Errorf("list topic: %w", err)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The names the tests give callers: the identity the incoming-call webhook admits with, and
@@ -65,6 +67,8 @@ func newRoster(t *testing.T, kind string) (*Roster, *clock) {
 		s = NewMemory()
 	case "bolt":
 		s = openTestBolt(t, t.TempDir())
+	case "redis":
+		s = newTestRedis(t, "test:"+uuid.NewString()+":")
 	default:
 		t.Fatalf("unknown store %q", kind)
 	}

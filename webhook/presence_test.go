@@ -151,6 +151,13 @@ func TestPresence(t *testing.T) {
 			[]wantEvent{onlineEv(callA, true, true)}, []string{callA}},
 		{"join after a newer leave", []step{incomingStep(callA, numA), confStep("participant-leave", 5, callA)}, confStep("participant-join", 2, callA), nil, nil},
 		{"leave before join emits nothing", []step{incomingStep(callA, numA)}, confStep("participant-leave", 5, callA), nil, nil},
+		{"participant-join older than its conference's end", []step{incomingStep(callA, numA), confStep("conference-end", 5, "")},
+			confStep("participant-join", 3, callA), nil, []string{callA}},
+		{"participant-join older than the end, of a call never seen", []step{confStep("conference-end", 5, "")},
+			confStep("participant-join", 3, callA), nil, nil},
+		{"participant-join of the topic's next conference after an end", []step{incomingStep(callA, numA), confStep("conference-end", 5, "")},
+			step{webhook.PathConference, confForm("participant-join", conf2, topicA, 1, callA), http.StatusNoContent},
+			[]wantEvent{onlineEv(callA, true, false)}, []string{callA}},
 		{"conference-end older than join", []step{incomingStep(callA, numA), confStep("participant-join", 5, callA)}, confStep("conference-end", 4, ""), nil, []string{callA}},
 
 		// Participants the roster never saw.
