@@ -152,8 +152,11 @@ func or(s, def string) string {
 	return s
 }
 
+// storeKinds are the stores the state machine's scenarios run on.
+var storeKinds = []string{"memory", "bolt", "redis"}
+
 // TestMachine: one row per sequence of Twilio callbacks, with the event each step owes and
-// the call it leaves. Every scenario runs on the memory and the bolt store.
+// the call it leaves. Every scenario runs on every store.
 func TestMachine(t *testing.T) {
 	none := EmitNone
 	online, leaves := EmitOnline, EmitLeaves
@@ -277,8 +280,42 @@ func TestMachine(t *testing.T) {
 			{op: "admit", state: Routing},
 			{op: "join", seq: 1, want: online, state: Online},
 			{op: "admit", want: none, state: Online}}},
+
+		// A conference's end is part of its sequence (issue 11).
+		{"join older than the end, delivered after it", []step{
+			{op: "admit", state: Routing},
+			{op: "confend", seq: 5, want: none, state: Routing},
+			{op: "join", seq: 3, want: none, state: Routing}}},
+		{"mute older than the end, delivered after it", []step{
+			{op: "admit", state: Routing},
+			{op: "confend", seq: 5, want: none, state: Routing},
+			{op: "mute", seq: 4, want: none, state: Routing},
+			{op: "hold", seq: 2, want: none, state: Routing}}},
+		{"join of a call never seen, older than the end", []step{
+			{op: "confend", seq: 5, want: none},
+			{op: "join", seq: 1, fallback: true, want: none}}},
+		{"an older duplicate of the end does not shorten it", []step{
+			{op: "admit", state: Routing},
+			{op: "confend", seq: 9, want: none, state: Routing},
+			{op: "confend", seq: 4, want: none, state: Routing},
+			{op: "join", seq: 6, want: none, state: Routing}}},
+		{"online call: the end leaves it, an older join does not bring it back", []step{
+			{op: "admit", state: Routing},
+			{op: "join", seq: 1, want: online, state: Online},
+			{op: "confend", seq: 5, want: leaves, state: Ended},
+			{op: "join", seq: 2, want: none, state: Ended},
+			{op: "unmute", seq: 3, want: none, state: Ended}}},
+		{"the next conference of the topic is not affected", []step{
+			{op: "admit", state: Routing},
+			{op: "confend", seq: 5, want: none, state: Routing},
+			{op: "join", seq: 1, conf: "CF2", want: online, state: Online},
+			{op: "mute", seq: 2, conf: "CF2", want: online, state: Online, muted: true}}},
+		{"the end of another conference does not hold back this one's join", []step{
+			{op: "admit", state: Routing},
+			{op: "confend", seq: 50, conf: "CF9", want: none, state: Routing},
+			{op: "join", seq: 3, want: online, state: Online}}},
 	}
-	for _, kind := range []string{"memory", "bolt"} {
+	for _, kind := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) {
@@ -518,21 +555,31 @@ func TestEmitUnderLock(t *testing.T) {
 				}
 			}
 			wg.Wait()
-			orders := map[string]int{}
+			checkOnlineLeavesOrNothing(t, events, n)
 			for i := 0; i < n; i++ {
 				sid := fmt.Sprintf("CA%03d", i)
-				got := fmt.Sprint(events[sid])
-				orders[got]++
-				if got != "[online leaves]" && got != "[]" {
-					t.Errorf("%s emitted %s; want [online leaves] or nothing", sid, got)
-				}
 				if c, _, _ := r.Get(ctx, sid); c.State != Ended {
 					t.Errorf("%s ends %s", sid, c.State)
 				}
 			}
-			t.Logf("orders seen: %v", orders)
 		})
 	}
+}
+
+// checkOnlineLeavesOrNothing checks that each of the calls CA000 to CA(n-1) emitted online
+// then leaves, or nothing, and logs how often each came.
+func checkOnlineLeavesOrNothing(t *testing.T, events map[string][]Emit, n int) {
+	t.Helper()
+	orders := map[string]int{}
+	for i := 0; i < n; i++ {
+		sid := fmt.Sprintf("CA%03d", i)
+		got := fmt.Sprint(events[sid])
+		orders[got]++
+		if got != "[online leaves]" && got != "[]" {
+			t.Errorf("%s emitted %s; want [online leaves] or nothing", sid, got)
+		}
+	}
+	t.Logf("orders seen: %v", orders)
 }
 
 // TestExactlyOneLeaves: the same end delivered several times at once, by conference and by

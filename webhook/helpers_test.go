@@ -227,6 +227,16 @@ func (b *bridge) post(path string, form url.Values, want int) response {
 	return r
 }
 
+// onlineMuted brings call sid online, muted, in conference conf of topic A (SequenceNumber
+// 1), and returns it as stored.
+func (b *bridge) onlineMuted(sid, conf string) roster.Call {
+	b.t.Helper()
+	b.post(webhook.PathVoice, voiceForm(sid, unknownCaller, numA), http.StatusOK)
+	b.post(webhook.PathConference, confForm("participant-join", conf, topicA, 1, sid, "Muted", "true"), http.StatusNoContent)
+	c, _ := b.call(sid)
+	return c
+}
+
 func (b *bridge) call(sid string) (roster.Call, bool) {
 	b.t.Helper()
 	c, ok, err := b.store.Get(context.Background(), sid)

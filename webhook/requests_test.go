@@ -136,10 +136,7 @@ func TestBadRequest(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBridge(t)
-			// An online call, muted, that a bad request must leave alone.
-			b.post(webhook.PathVoice, voiceForm(sid, unknownCaller, numA), http.StatusOK)
-			b.post(webhook.PathConference, confForm("participant-join", conf, topicA, 1, sid, "Muted", "true"), http.StatusNoContent)
-			before, _ := b.call(sid)
+			before := b.onlineMuted(sid, conf) // that a bad request must leave alone
 			liveBefore := len(b.live())
 			events := b.pub.len()
 

@@ -85,6 +85,7 @@ func checkGoodbye(t *testing.T, root node) {
 
 func TestRouting(t *testing.T) {
 	sid := callSID(10)
+	const sipCaller = "sip:alice@pbx.example.com"
 	tests := []struct {
 		name string
 		form url.Values
@@ -99,6 +100,21 @@ func TestRouting(t *testing.T) {
 		{"To of topic B", voiceForm(sid, knownCaller, numB), topicB},
 		{"unknown To asks for a PIN", voiceForm(sid, unknownCaller, "+15005550009"), ""},
 		{"withheld caller to a known number", voiceForm(sid, "anonymous", numB), topicB},
+
+		// SIP: the X-Topic-Id header in any case of its name, or the To URI's user part
+		// (a topic id, or an E.164 number routed as that number).
+		{"header X-Topic-Id", sipForm(sid, sipCaller, "sip:bridge@example.sip.twilio.com", "SipHeader_X-Topic-Id", topicB), topicB},
+		{"header x-topic-id", sipForm(sid, sipCaller, "sip:bridge@example.sip.twilio.com", "SipHeader_x-topic-id", topicB), topicB},
+		{"header X-TOPIC-ID", sipForm(sid, sipCaller, "sip:bridge@example.sip.twilio.com", "SipHeader_X-TOPIC-ID", topicB), topicB},
+		{"header x-Topic-ID to a routed number", sipForm(sid, sipCaller, "sip:+15005550006@example.sip.twilio.com", "SipHeader_x-Topic-ID", topicB), topicB},
+		{"To user part is a topic id", sipForm(sid, sipCaller, "sip:"+topicB+"@example.sip.twilio.com"), topicB},
+		{"To user part is a topic id, sips with parameters", sipForm(sid, sipCaller, "sips:"+topicB+"@example.sip.twilio.com;transport=tls"), topicB},
+		{"header of an unknown topic, To names a topic", sipForm(sid, sipCaller, "sip:"+topicA+"@example.sip.twilio.com", "SipHeader_x-topic-id", "nope"), topicA},
+		{"To user part is a routed number", sipForm(sid, sipCaller, "sip:+15005550006@example.sip.twilio.com"), topicA},
+		{"To user part is a routed number, user=phone", sipForm(sid, sipCaller, "sip:+442071838750@example.sip.twilio.com;user=phone"), topicB},
+		{"To user part is an unknown topic", sipForm(sid, sipCaller, "sip:000000000000000000000000@example.sip.twilio.com"), ""},
+		{"To user part is a number without +", sipForm(sid, sipCaller, "sip:15005550006@example.sip.twilio.com"), ""},
+		{"To without a user part", sipForm(sid, sipCaller, "sip:example.sip.twilio.com"), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
-	"github.com/dialin-bridge/dialin-bridge/roster"
 	"github.com/dialin-bridge/dialin-bridge/webhook"
 )
 
@@ -26,47 +25,6 @@ func sipForm(sid, from, to string, extra ...string) url.Values {
 		}
 	}
 	return set(f, extra...)
-}
-
-// TestSIPRouting: a SIP call names its topic by the X-Topic-Id header in any case of its
-// name, or by the user part of its To URI; a To URI whose user part is an E.164 number is
-// routed as that number.
-func TestSIPRouting(t *testing.T) {
-	sid := callSID(60)
-	const pbx = "sip:alice@pbx.example.com"
-	tests := []struct {
-		name string
-		form url.Values
-		// topic is the conference joined; empty means a PIN is asked for.
-		topic string
-	}{
-		{"header X-Topic-Id", sipForm(sid, pbx, "sip:bridge@example.sip.twilio.com", "SipHeader_X-Topic-Id", topicB), topicB},
-		{"header x-topic-id", sipForm(sid, pbx, "sip:bridge@example.sip.twilio.com", "SipHeader_x-topic-id", topicB), topicB},
-		{"header X-TOPIC-ID", sipForm(sid, pbx, "sip:bridge@example.sip.twilio.com", "SipHeader_X-TOPIC-ID", topicB), topicB},
-		{"header x-Topic-ID to a routed number", sipForm(sid, pbx, "sip:+15005550006@example.sip.twilio.com", "SipHeader_x-Topic-ID", topicB), topicB},
-		{"To user part is a topic id", sipForm(sid, pbx, "sip:"+topicB+"@example.sip.twilio.com"), topicB},
-		{"To user part is a topic id, sips with parameters", sipForm(sid, pbx, "sips:"+topicB+"@example.sip.twilio.com;transport=tls"), topicB},
-		{"header of an unknown topic, To names a topic", sipForm(sid, pbx, "sip:"+topicA+"@example.sip.twilio.com", "SipHeader_x-topic-id", "nope"), topicA},
-		{"To user part is a routed number", sipForm(sid, pbx, "sip:+15005550006@example.sip.twilio.com"), topicA},
-		{"To user part is a routed number, user=phone", sipForm(sid, pbx, "sip:+442071838750@example.sip.twilio.com;user=phone"), topicB},
-		{"To user part is an unknown topic", sipForm(sid, pbx, "sip:000000000000000000000000@example.sip.twilio.com"), ""},
-		{"To user part is a number without +", sipForm(sid, pbx, "sip:15005550006@example.sip.twilio.com"), ""},
-		{"To without a user part", sipForm(sid, pbx, "sip:example.sip.twilio.com"), ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			b := newBridge(t)
-			root := parseTwiML(t, b.post(webhook.PathVoice, tc.form, http.StatusOK))
-			if tc.topic == "" {
-				checkGather(t, root, "1")
-			} else {
-				checkJoin(t, root, tc.topic)
-			}
-			if c, _ := b.call(sid); c.State != roster.Routing || c.TopicID != tc.topic {
-				t.Errorf("stored call %q in topic %q; want routing in %q", c.State, c.TopicID, tc.topic)
-			}
-		})
-	}
 }
 
 // TestSIPCaller: a SIP From whose user part is an E.164 number is that number, named as

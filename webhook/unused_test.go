@@ -43,10 +43,7 @@ func TestUnusedCallbacks(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBridge(t)
-			// An online call, muted, that the callback must leave alone.
-			b.post(webhook.PathVoice, voiceForm(sid, unknownCaller, numA), http.StatusOK)
-			b.post(webhook.PathConference, confForm("participant-join", conf, topicA, 1, sid, "Muted", "true"), http.StatusNoContent)
-			before, _ := b.call(sid)
+			before := b.onlineMuted(sid, conf) // that the callback must leave alone
 			events := b.pub.len()
 
 			r := b.do(request{path: tc.path, form: tc.form})

@@ -48,6 +48,18 @@ func setEnv(t *testing.T, kv map[string]string) {
 	}
 }
 
+// setProductionEnv sets the least a production start needs, and nothing else.
+func setProductionEnv(t *testing.T) {
+	t.Helper()
+	clearEnv(t)
+	setEnv(t, map[string]string{
+		"DIALIN_PUBLIC_URL":  "https://bridge.example.com",
+		"TWILIO_ACCOUNT_SID": testSID,
+		"TWILIO_AUTH_TOKEN":  testToken,
+		"DIALIN_JWT_SECRET":  testJWTSecret,
+	})
+}
+
 // validRaw is a complete production environment, with envconfig's defaults filled in.
 func validRaw() rawEnv {
 	return rawEnv{
@@ -65,13 +77,7 @@ func validRaw() rawEnv {
 }
 
 func TestLoadConfigDefaults(t *testing.T) {
-	clearEnv(t)
-	setEnv(t, map[string]string{
-		"DIALIN_PUBLIC_URL":  "https://bridge.example.com",
-		"TWILIO_ACCOUNT_SID": testSID,
-		"TWILIO_AUTH_TOKEN":  testToken,
-		"DIALIN_JWT_SECRET":  testJWTSecret,
-	})
+	setProductionEnv(t)
 	c, err := loadConfig()
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
@@ -125,13 +131,7 @@ func TestLoadConfigSayAndCallDuration(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clearEnv(t)
-			setEnv(t, map[string]string{
-				"DIALIN_PUBLIC_URL":  "https://bridge.example.com",
-				"TWILIO_ACCOUNT_SID": testSID,
-				"TWILIO_AUTH_TOKEN":  testToken,
-				"DIALIN_JWT_SECRET":  testJWTSecret,
-			})
+			setProductionEnv(t)
 			setEnv(t, tc.env)
 			c, err := loadConfig()
 			if len(tc.bad) > 0 {
