@@ -324,7 +324,7 @@ func TestWebhookRefusals(t *testing.T) {
 	for name, form := range map[string]url.Values{
 		"no CallSid":       confForm("participant-join", confSID(1), topicA, 1, "", "Muted", "false", "Hold", "false"),
 		"bad CallSid":      confForm("participant-join", confSID(1), topicA, 1, "CA123"),
-		"unknown event":    confForm("participant-dance", confSID(1), topicA, 1, callSID(1)),
+		"malformed event":  confForm("Participant Dance!", confSID(1), topicA, 1, callSID(1)),
 		"bad sequence":     confForm("participant-join", confSID(1), topicA, 1, callSID(1), "SequenceNumber", "x"),
 		"bad Muted":        confForm("participant-join", confSID(1), topicA, 1, callSID(1), "Muted", "maybe"),
 		"no event":         confForm("", confSID(1), topicA, 1, callSID(1)),
