@@ -155,15 +155,18 @@ func or(s, def string) string {
 // storeKinds are the stores the state machine's scenarios run on.
 var storeKinds = []string{"memory", "bolt", "redis"}
 
+// scenario is a sequence of callbacks applied to a fresh roster, step by step.
+type scenario struct {
+	name  string
+	steps []step
+}
+
 // TestMachine: one row per sequence of Twilio callbacks, with the event each step owes and
 // the call it leaves. Every scenario runs on every store.
 func TestMachine(t *testing.T) {
 	none := EmitNone
 	online, leaves := EmitOnline, EmitLeaves
-	tests := []struct {
-		name  string
-		steps []step
-	}{
+	tests := []scenario{
 		{"admit stores a routing call and emits nothing", []step{
 			{op: "admit", want: none, state: Routing}}},
 		{"join goes online", []step{
@@ -280,41 +283,8 @@ func TestMachine(t *testing.T) {
 			{op: "admit", state: Routing},
 			{op: "join", seq: 1, want: online, state: Online},
 			{op: "admit", want: none, state: Online}}},
-
-		// A conference's end is part of its sequence (issue 11).
-		{"join older than the end, delivered after it", []step{
-			{op: "admit", state: Routing},
-			{op: "confend", seq: 5, want: none, state: Routing},
-			{op: "join", seq: 3, want: none, state: Routing}}},
-		{"mute older than the end, delivered after it", []step{
-			{op: "admit", state: Routing},
-			{op: "confend", seq: 5, want: none, state: Routing},
-			{op: "mute", seq: 4, want: none, state: Routing},
-			{op: "hold", seq: 2, want: none, state: Routing}}},
-		{"join of a call never seen, older than the end", []step{
-			{op: "confend", seq: 5, want: none},
-			{op: "join", seq: 1, fallback: true, want: none}}},
-		{"an older duplicate of the end does not shorten it", []step{
-			{op: "admit", state: Routing},
-			{op: "confend", seq: 9, want: none, state: Routing},
-			{op: "confend", seq: 4, want: none, state: Routing},
-			{op: "join", seq: 6, want: none, state: Routing}}},
-		{"online call: the end leaves it, an older join does not bring it back", []step{
-			{op: "admit", state: Routing},
-			{op: "join", seq: 1, want: online, state: Online},
-			{op: "confend", seq: 5, want: leaves, state: Ended},
-			{op: "join", seq: 2, want: none, state: Ended},
-			{op: "unmute", seq: 3, want: none, state: Ended}}},
-		{"the next conference of the topic is not affected", []step{
-			{op: "admit", state: Routing},
-			{op: "confend", seq: 5, want: none, state: Routing},
-			{op: "join", seq: 1, conf: "CF2", want: online, state: Online},
-			{op: "mute", seq: 2, conf: "CF2", want: online, state: Online, muted: true}}},
-		{"the end of another conference does not hold back this one's join", []step{
-			{op: "admit", state: Routing},
-			{op: "confend", seq: 50, conf: "CF9", want: none, state: Routing},
-			{op: "join", seq: 3, want: online, state: Online}}},
 	}
+	tests = append(tests, conferenceScenarios...)
 	for _, kind := range storeKinds {
 		t.Run(kind, func(t *testing.T) {
 			for _, tc := range tests {

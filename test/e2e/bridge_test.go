@@ -279,17 +279,25 @@ func (b *bridge) postWith(path string, form url.Values, signature string) respon
 
 func (b *bridge) postRaw(path, body, signature string) response {
 	b.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, b.URL+path, strings.NewReader(body))
+	return b.send(http.MethodPost, path, body, signature)
+}
+
+// send is one webhook request, with the given signature ("" for none).
+func (b *bridge) send(method, path, body, signature string) response {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.URL+path, strings.NewReader(body))
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	if signature != "" {
 		req.Header.Set("X-Twilio-Signature", signature)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		b.t.Fatalf("POST %s: %v", path, err)
+		b.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)

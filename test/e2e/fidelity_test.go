@@ -14,15 +14,7 @@ import (
 func (b *bridge) getHook(path string, form url.Values) response {
 	b.t.Helper()
 	path += "?" + form.Encode()
-	req, _ := http.NewRequest(http.MethodGet, b.URL+path, nil)
-	req.Header.Set("X-Twilio-Signature", sign(authToken, b.env["DIALIN_PUBLIC_URL"]+path, nil))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	rb, _ := io.ReadAll(resp.Body)
-	return response{Status: resp.StatusCode, Body: string(rb), Header: resp.Header}
+	return b.send(http.MethodGet, path, "", sign(authToken, b.env["DIALIN_PUBLIC_URL"]+path, nil))
 }
 
 // twimlAttrs returns the attributes of every element named name in a TwiML answer.

@@ -1,0 +1,120 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// request is a webhook that passed the checks every endpoint shares.
+type request struct {
+	ctx   context.Context
+	form  url.Values
+	query url.Values
+	log   *slog.Logger
+}
+
+// reply is what an endpoint answers: TwiML, or 204 when twiml is empty.
+type reply struct {
+	twiml  string
+	result string // "ok" or "ignored"
+}
+
+type endpointFunc func(req request) (reply, error)
+
+// endpoint wraps an endpoint with what every webhook needs, in this order: method, body cap,
+// signature, then parsing.
+func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
+	elog := h.log.With("endpoint", name)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		log := elog
+		fail := func(status int, result, reason string) {
+			h.obs.Webhook(name, result, time.Since(start))
+			log.Warn("webhook refused", "status", status, "reason", reason)
+			http.Error(w, reason, status)
+		}
+		// Twilio calls with POST by default, or GET when the number is configured so: then
+		// the parameters are in the query string, and no body is signed.
+		var (
+			form     url.Values
+			parseErr error
+			signed   url.Values
+		)
+		switch r.Method {
+		case http.MethodPost:
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+			if err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					fail(http.StatusRequestEntityTooLarge, "too_large", "request body over 64 KiB")
+				} else {
+					fail(http.StatusBadRequest, "bad_request", "cannot read request body")
+				}
+				return
+			}
+			form, parseErr = url.ParseQuery(string(body))
+			signed = form
+		case http.MethodGet:
+			form, parseErr = url.ParseQuery(r.URL.RawQuery)
+		default:
+			w.Header().Set("Allow", "GET, POST")
+			fail(http.StatusMethodNotAllowed, "method", "webhooks must be POST or GET")
+			return
+		}
+		if !h.opts.Dev && !h.signed(r, signed) {
+			fail(http.StatusForbidden, "bad_signature", ErrBadSignature.Error())
+			return
+		}
+		if parseErr != nil {
+			fail(http.StatusBadRequest, "bad_request", "parameters are not a valid form")
+			return
+		}
+		if cs := form.Get("CallSid"); validSID(cs, "CA") {
+			log = log.With("call_sid", cs)
+		}
+		rep, err := fn(request{ctx: r.Context(), form: form, query: r.URL.Query(), log: log})
+		switch {
+		case errors.Is(err, ErrBadRequest):
+			fail(http.StatusBadRequest, "bad_request", err.Error())
+			return
+		case err != nil:
+			log.Error("webhook failed", "err", err)
+			h.obs.Webhook(name, "error", time.Since(start))
+			http.Error(w, "temporarily unable to process the webhook", http.StatusServiceUnavailable)
+			return
+		}
+		h.obs.Webhook(name, rep.result, time.Since(start))
+		// Each webhook's outcome and time are in the metrics; its line is for debugging.
+		log.Debug("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
+		if rep.twiml == "" {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		io.WriteString(w, rep.twiml)
+	})
+}
+
+// signed checks X-Twilio-Signature against the public URL plus the request's path and query,
+// followed by the POST parameters (none for GET, whose parameters are in the signed query).
+// The URL fragment Twilio may append for connection overrides (#rc=…) never reaches the
+// server and is not signed.
+func (h *Handler) signed(r *http.Request, form url.Values) bool {
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" {
+		return false
+	}
+	params := make(map[string]string, len(form))
+	for k, vs := range form {
+		if len(vs) != 1 {
+			return false // Twilio's webhooks never repeat a parameter
+		}
+		params[k] = vs[0]
+	}
+	return h.validator.Validate(h.opts.PublicURL+r.URL.RequestURI(), params, sig)
+}
