@@ -377,7 +377,14 @@ type msg struct {
 // connect starts a client; it does not wait for the connection (see connected).
 func connect(t testing.TB, b *bridge, tok, transport string) *client {
 	t.Helper()
-	args := []string{filepath.Join(testDir(), "roomclient.js"), b.URL, transport}
+	return connectWith(t, b, "socket.io-client", tok, transport)
+}
+
+// connectWith starts a client that loads the npm package module (an alias of another
+// socket.io-client version, from package.json).
+func connectWith(t testing.TB, b *bridge, module, tok, transport string) *client {
+	t.Helper()
+	args := []string{filepath.Join(testDir(), "roomclient.js"), "--module", module, b.URL, transport}
 	if tok != "" {
 		args = append(args, tok)
 	}
