@@ -1,0 +1,211 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// appServer is a web app's own server, on another origin than the bridge: it serves the room
+// page (room.html) and the socket.io 2.x browser bundle from npm.
+func appServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/room", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(testDir(), "room.html"))
+	})
+	mux.HandleFunc("/socket.io.js", func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, filepath.Join(testDir(), "node_modules", "socket.io-client", "dist", "socket.io.js"))
+	})
+	s := httptest.NewServer(mux)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// roomPage is the address of app's room page for a user of topic on bridge b.
+func roomPage(app *httptest.Server, b *bridge, user, topic string) string {
+	q := url.Values{"bridge": {b.URL}, "token": {token(user, "member", topic)}, "topic": {topic}}
+	return app.URL + "/room?" + q.Encode()
+}
+
+// browser is one headless chromium, run by node browser.js (playwright-core).
+type browser struct {
+	t       *testing.T
+	stdin   io.WriteCloser
+	replies chan browserReply
+	id      int
+}
+
+type browserReply struct {
+	Type    string          `json:"type"`
+	ID      int             `json:"id"`
+	OK      bool            `json:"ok"`
+	Value   json.RawMessage `json:"value"`
+	Error   string          `json:"error"`
+	Version string          `json:"version"`
+}
+
+// startBrowser launches chromium once for the test; it is closed when the test ends.
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	cmd := exec.Command("node", filepath.Join(testDir(), "browser.js"))
+	cmd.Dir = testDir()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // chromium's processes go with it
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{} // the pages' console, shown if the test fails
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	br := &browser{t: t, stdin: stdin, replies: make(chan browserReply, 64)}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<22)
+		for sc.Scan() {
+			var r browserReply
+			if json.Unmarshal(sc.Bytes(), &r) == nil {
+				br.replies <- r
+			}
+		}
+		close(br.replies)
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("browser console:\n%s", logs)
+		}
+	})
+	select {
+	case r, ok := <-br.replies:
+		if !ok || r.Type != "ready" {
+			t.Fatalf("chromium did not start (is /usr/bin/chromium installed? scripts/test.sh installs it): %+v", r)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("chromium did not start within 40 s")
+	}
+	return br
+}
+
+// call sends one command to browser.js and returns its answer.
+func (br *browser) call(cmd map[string]any) browserReply {
+	br.t.Helper()
+	br.id++
+	cmd["id"] = br.id
+	line, _ := json.Marshal(cmd)
+	if _, err := br.stdin.Write(append(line, '\n')); err != nil {
+		br.t.Fatalf("browser: %v", err)
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case r, ok := <-br.replies:
+			if !ok {
+				br.t.Fatalf("browser exited during %s", line)
+			}
+			if r.ID == br.id {
+				return r
+			}
+		case <-deadline:
+			br.t.Fatalf("browser did not answer %s", line)
+		}
+	}
+}
+
+func (br *browser) open(page, url string) {
+	br.t.Helper()
+	if r := br.call(map[string]any{"op": "open", "page": page, "url": url}); !r.OK {
+		br.t.Fatalf("open %s: %s", url, r.Error)
+	}
+}
+
+// text is the page's visible text, for what a user sees and for failure messages.
+func (br *browser) text(page string) string {
+	br.t.Helper()
+	r := br.call(map[string]any{"op": "eval", "page": page, "js": "document.body.innerText"})
+	var s string
+	json.Unmarshal(r.Value, &s)
+	return s
+}
+
+// wait waits until the JavaScript expression js is truthy on the page, and returns its value
+// as a string; it fails the test, showing the page, if that does not happen within d.
+func (br *browser) wait(page, what, js string, d time.Duration) string {
+	br.t.Helper()
+	r := br.call(map[string]any{"op": "wait", "page": page, "js": js, "ms": d.Milliseconds()})
+	if !r.OK {
+		br.t.Fatalf("page %s: no %s within %v (%s); the page shows:\n%s", page, what, d, r.Error, br.text(page))
+	}
+	var s string
+	if json.Unmarshal(r.Value, &s) != nil {
+		s = string(r.Value)
+	}
+	return s
+}
+
+// party waits for the page's line of the phone party sid in state (online or left).
+func (br *browser) party(page, sid, state string) string {
+	br.t.Helper()
+	js := fmt.Sprintf(`(li => li && li.dataset.state === %q && li.textContent)(document.querySelector('#parties li[data-id=%q]'))`, state, sid)
+	return br.wait(page, sid+" "+state, js, eventWait)
+}
+
+const (
+	stateIs     = `document.getElementById('state').textContent === %q`
+	transportIs = `document.getElementById('transport').textContent === %q`
+)
+
+// TestBrowserOtherOrigin: a web app's page on another origin than the bridge, in a real
+// chromium, loads the socket.io 2.x browser bundle, connects with the default transports
+// (polling, then upgraded to websocket) and a token, subscribes, and shows phone parties
+// arrive and leave. Needs the bridge's CORS support (contract §3, DIALIN_ALLOWED_ORIGINS).
+func TestBrowserOtherOrigin(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, prodEnv(t, nil)) // DIALIN_ALLOWED_ORIGINS unset: any origin
+	app := appServer(t)
+	br := startBrowser(t)
+	br.open("room", roomPage(app, b, "ann", topicA))
+	br.wait("room", "subscription", fmt.Sprintf(stateIs, "subscribed"), 10*time.Second)
+
+	b.dialIn(callSID(1), knownCaller, numA, confSID(1), topicA, 1)
+	if got := br.party("room", callSID(1), "online"); got != "John Smith (phone, online)" {
+		t.Errorf("the page shows %q; want John Smith (phone, online)", got)
+	}
+	br.wait("room", "upgrade to websocket", fmt.Sprintf(transportIs, "websocket"), 10*time.Second)
+
+	// Over the upgraded websocket: another caller arrives, the first leaves.
+	b.dialIn(callSID(2), unknownCaller, numA, confSID(1), topicA, 2)
+	if got := br.party("room", callSID(2), "online"); got != "+1 ••• 0123 (phone, online)" {
+		t.Errorf("the page shows %q; want +1 ••• 0123 (phone, online)", got)
+	}
+	b.mustPost("/twilio/conference", confForm("participant-leave", confSID(1), topicA, 3, callSID(1)), 204)
+	if got := br.party("room", callSID(1), "left"); got != "John Smith (phone, left)" {
+		t.Errorf("the page shows %q; want John Smith (phone, left)", got)
+	}
+	if got := br.text("room"); got != "Connection: subscribed over websocket\n\nJohn Smith (phone, left)\n+1 ••• 0123 (phone, online)" {
+		t.Errorf("the page shows:\n%s", got)
+	}
+}
