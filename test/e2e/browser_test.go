@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -186,6 +188,8 @@ func TestBrowserOtherOrigin(t *testing.T) {
 	t.Parallel()
 	b := startBridge(t, prodEnv(t, nil)) // DIALIN_ALLOWED_ORIGINS unset: any origin
 	app := appServer(t)
+	pollingAllowed(t, b, "https://app.example.com") // any origin
+
 	br := startBrowser(t)
 	br.open("room", roomPage(app, b, "ann", topicA))
 	br.wait("room", "subscription", fmt.Sprintf(stateIs, "subscribed"), 10*time.Second)
@@ -207,5 +211,119 @@ func TestBrowserOtherOrigin(t *testing.T) {
 	}
 	if got := br.text("room"); got != "Connection: subscribed over websocket\n\nJohn Smith (phone, left)\n+1 ••• 0123 (phone, online)" {
 		t.Errorf("the page shows:\n%s", got)
+	}
+}
+
+// wsUpgrade asks the bridge for a websocket (Engine.IO 3) as a browser on origin would, and
+// returns the answer's status.
+func wsUpgrade(t *testing.T, b *bridge, origin string) int {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(b.URL, "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	req, _ := http.NewRequest(http.MethodGet, b.URL+"/socket.io/?EIO=3&transport=websocket", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	if err := req.Write(conn); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		t.Fatalf("websocket upgrade from %q: %v", origin, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// polling sends an Engine.IO 3 polling request (GET: the handshake; OPTIONS: a preflight) as
+// a browser on origin would.
+func polling(t *testing.T, b *bridge, method, origin string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, b.URL+"/socket.io/?EIO=3&transport=polling&t=Nabc", nil)
+	req.Header.Set("Origin", origin)
+	if method == http.MethodOptions {
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s polling from %s: %v", method, origin, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return response{Status: resp.StatusCode, Body: string(body), Header: resp.Header}
+}
+
+// pollingAllowed asserts that polling answers and preflights to a browser on origin echo it
+// in Access-Control-Allow-Origin and allow credentials (socket.io-client's XHRs send them).
+func pollingAllowed(t *testing.T, b *bridge, origin string) {
+	t.Helper()
+	for _, method := range []string{http.MethodGet, http.MethodOptions} {
+		r := polling(t, b, method, origin)
+		acao, acac := r.Header.Get("Access-Control-Allow-Origin"), r.Header.Get("Access-Control-Allow-Credentials")
+		if r.Status/100 != 2 || acao != origin || acac != "true" {
+			t.Errorf("%s polling from %s: %d, Access-Control-Allow-Origin %q, -Credentials %q; want 2xx, %s, true",
+				method, origin, r.Status, acao, acac, origin)
+		}
+	}
+}
+
+// TestBrowserOriginRefused: with DIALIN_ALLOWED_ORIGINS a list, a page from an origin outside
+// it never connects and sees no party, while a page from a listed origin, in the same chromium,
+// does. On the wire: the other origin's websocket upgrade gets 403 and its polling requests are
+// refused; the listed origin's are answered with its Origin echoed, credentials allowed; a
+// request with no Origin (not a browser) is accepted. Needs the bridge's CORS support.
+func TestBrowserOriginRefused(t *testing.T) {
+	t.Parallel()
+	allowedApp, otherApp := appServer(t), appServer(t)
+	env := prodEnv(t, nil)
+	env["DIALIN_ALLOWED_ORIGINS"] = "https://app.example.com," + allowedApp.URL
+	b := startBridge(t, env)
+	allowed, other := allowedApp.URL, otherApp.URL
+
+	if got := wsUpgrade(t, b, other); got != http.StatusForbidden {
+		t.Errorf("websocket upgrade from %s (not listed): %d; want 403", other, got)
+	}
+	for _, origin := range []string{allowed, ""} {
+		if got := wsUpgrade(t, b, origin); got != http.StatusSwitchingProtocols {
+			t.Errorf("websocket upgrade from %q: %d; want 101", origin, got)
+		}
+	}
+	for _, method := range []string{http.MethodGet, http.MethodOptions} {
+		// Refused: no session, and nothing that lets the browser read an answer (a preflight
+		// may say so with any status, as long as it does not allow the origin).
+		r := polling(t, b, method, other)
+		acao := r.Header.Get("Access-Control-Allow-Origin")
+		if acao == other || acao == "*" || strings.Contains(r.Body, `"sid"`) || method == http.MethodGet && r.Status < 400 {
+			t.Errorf("%s polling from %s (not listed): %d, Access-Control-Allow-Origin %q, body %q; want it refused",
+				method, other, r.Status, acao, r.Body)
+		}
+	}
+	pollingAllowed(t, b, allowed)
+
+	br := startBrowser(t)
+	br.open("listed", roomPage(allowedApp, b, "ann", topicA))
+	br.open("other", roomPage(otherApp, b, "eve", topicA))
+	br.wait("listed", "subscription", fmt.Sprintf(stateIs, "subscribed"), 10*time.Second)
+	br.wait("other", "connect_error", `document.getElementById('state').textContent.startsWith('connect_error')`, 10*time.Second)
+
+	b.dialIn(callSID(1), knownCaller, numA, confSID(1), topicA, 1)
+	if got := br.party("listed", callSID(1), "online"); got != "John Smith (phone, online)" {
+		t.Errorf("the listed origin's page shows %q; want John Smith (phone, online)", got)
+	}
+	time.Sleep(quiet) // the other page had as long as the listed one
+	if got := br.text("other"); !strings.HasPrefix(got, "Connection: connect_error") || strings.Contains(got, "John Smith") {
+		t.Errorf("the other origin's page shows:\n%s\nwant connect_error and no party", got)
+	}
+	if got := br.call(map[string]any{"op": "eval", "page": "other", "js": "socket.connected"}); string(got.Value) != "false" {
+		t.Errorf("the other origin's socket.connected = %s; want false", got.Value)
 	}
 }
