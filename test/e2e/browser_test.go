@@ -9,10 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -59,48 +57,14 @@ type browserReply struct {
 // startBrowser launches chromium once for the test; it is closed when the test ends.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	cmd := exec.Command("node", filepath.Join(testDir(), "browser.js"))
-	cmd.Dir = testDir()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // chromium's processes go with it
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{} // the pages' console, shown if the test fails
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	br := &browser{t: t, stdin: stdin, replies: make(chan browserReply, 64)}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<22)
-		for sc.Scan() {
-			var r browserReply
-			if json.Unmarshal(sc.Bytes(), &r) == nil {
-				br.replies <- r
-			}
-		}
-		close(br.replies)
-	}()
 	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
 		if t.Failed() {
 			t.Logf("browser console:\n%s", logs)
 		}
 	})
+	_, stdin, replies := startNode[browserReply](t, logs, 10*time.Second, filepath.Join(testDir(), "browser.js"))
+	br := &browser{t: t, stdin: stdin, replies: replies}
 	select {
 	case r, ok := <-br.replies:
 		if !ok || r.Type != "ready" {
@@ -150,6 +114,9 @@ func (br *browser) text(page string) string {
 	r := br.call(map[string]any{"op": "eval", "page": page, "js": "document.body.innerText"})
 	var s string
 	json.Unmarshal(r.Value, &s)
+	if len(s) > 4000 {
+		s = s[:4000] + "…"
+	}
 	return s
 }
 
@@ -192,7 +159,7 @@ func TestBrowserOtherOrigin(t *testing.T) {
 
 	br := startBrowser(t)
 	br.open("room", roomPage(app, b, "ann", topicA))
-	br.wait("room", "subscription", fmt.Sprintf(stateIs, "subscribed"), 10*time.Second)
+	br.wait("room", "subscription", fmt.Sprintf(stateIs, "subscribed"), 15*time.Second)
 
 	b.dialIn(callSID(1), knownCaller, numA, confSID(1), topicA, 1)
 	if got := br.party("room", callSID(1), "online"); got != "John Smith (phone, online)" {
@@ -312,7 +279,7 @@ func TestBrowserOriginRefused(t *testing.T) {
 	br := startBrowser(t)
 	br.open("listed", roomPage(allowedApp, b, "ann", topicA))
 	br.open("other", roomPage(otherApp, b, "eve", topicA))
-	br.wait("listed", "subscription", fmt.Sprintf(stateIs, "subscribed"), 10*time.Second)
+	br.wait("listed", "subscription", fmt.Sprintf(stateIs, "subscribed"), 15*time.Second)
 	br.wait("other", "connect_error", `document.getElementById('state').textContent.startsWith('connect_error')`, 10*time.Second)
 
 	b.dialIn(callSID(1), knownCaller, numA, confSID(1), topicA, 1)

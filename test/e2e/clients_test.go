@@ -1,9 +1,60 @@
 package e2e
 
 import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os/exec"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// startNode runs `node ARGS…` in test/e2e, and decodes each JSON line it prints into a T on
+// the returned channel, closed when it exits. When the test ends its stdin is closed; unless
+// it exits within grace, its process group (chromium's processes too) is killed.
+func startNode[T any](t testing.TB, stderr io.Writer, grace time.Duration, args ...string) (*exec.Cmd, io.WriteCloser, chan T) {
+	t.Helper()
+	cmd := exec.Command("node", args...)
+	cmd.Dir = testDir()
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan T, 4096)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		for sc.Scan() {
+			var v T
+			if json.Unmarshal(sc.Bytes(), &v) == nil {
+				out <- v
+			}
+		}
+		close(out)
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(grace):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	})
+	return cmd, stdin, out
+}
 
 // clientVersions are the socket.io-client 2.x releases the bridge is tested with, side by side:
 // the npm package each is installed as (package.json aliases) and the version it must be.
