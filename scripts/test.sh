@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of dialin-bridge: go vet, then go test -race over all packages, including the
-# end-to-end tests that drive the built binary with real socket.io-client 2.x clients (node)
-# and a real redis-server. On a fresh Debian machine it installs what is missing first.
+# end-to-end tests that drive the built binary with real socket.io-client 2.x clients (node),
+# Debian's chromium (driven by playwright-core) and a real redis-server. On a fresh Debian
+# machine it installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,12 @@ for dir in test/e2e bench; do
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 done
+
+# Chromium for the browser tests: Debian's package (playwright-core drives /usr/bin/chromium;
+# it downloads no browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 
 # Redis: use the one on 127.0.0.1:6379 if it answers, else start one (installing it if need be).
 redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && timeout 2 head -c 5 <&3 | grep -q PONG) 2>/dev/null; }

@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -385,48 +384,19 @@ type msg struct {
 // connect starts a client; it does not wait for the connection (see connected).
 func connect(t testing.TB, b *bridge, tok, transport string) *client {
 	t.Helper()
-	args := []string{filepath.Join(testDir(), "roomclient.js"), b.URL, transport}
+	return connectWith(t, b, "socket.io-client", tok, transport)
+}
+
+// connectWith starts a client that loads the npm package module (an alias of another
+// socket.io-client version, from package.json).
+func connectWith(t testing.TB, b *bridge, module, tok, transport string) *client {
+	t.Helper()
+	args := []string{filepath.Join(testDir(), "roomclient.js"), "--module", module, b.URL, transport}
 	if tok != "" {
 		args = append(args, tok)
 	}
-	cmd := exec.Command("node", args...)
-	cmd.Dir = testDir()
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &client{t: t, cmd: cmd, stdin: stdin, msgs: make(chan msg, 4096)}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<24)
-		for sc.Scan() {
-			var m msg
-			if json.Unmarshal(sc.Bytes(), &m) == nil {
-				c.msgs <- m
-			}
-		}
-		close(c.msgs)
-	}()
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	return c
+	cmd, stdin, msgs := startNode[msg](t, os.Stderr, 3*time.Second, args...)
+	return &client{t: t, cmd: cmd, stdin: stdin, msgs: msgs}
 }
 
 // subscriber connects a client with a token for topic and subscribes it.

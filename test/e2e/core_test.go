@@ -132,16 +132,7 @@ func TestUpgradeToWebsocket(t *testing.T) {
 	c := subscriber(t, b, topicA, "upgrade")
 	b.dialIn(callSID(1), knownCaller, numA, confSID(1), topicA, 1)
 	checkPhone(t, c.nextPresence(), online, topicA, callSID(1), joined)
-	upgraded := false
-	for deadline := time.Now().Add(eventWait); !upgraded && time.Now().Before(deadline); {
-		upgraded = c.transport() == "websocket"
-		if !upgraded {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	if !upgraded {
-		t.Fatal("the client was not upgraded to websocket")
-	}
+	c.waitTransport("websocket")
 	b.dialIn(callSID(2), unknownCaller, numA, confSID(1), topicA, 2)
 	checkPhone(t, c.nextPresence(), online, topicA, callSID(2), joined)
 	b.mustPost("/twilio/conference", confForm("participant-leave", confSID(1), topicA, 3, callSID(1)), 204)

@@ -1,22 +1,27 @@
 // One room client for the end-to-end tests: a real socket.io-client 2.x connection to the
 // bridge's /chat namespace, driven over stdin and reported on stdout, one JSON object a line.
 //
-//   node roomclient.js BASE_URL TRANSPORT [TOKEN]
+//   node roomclient.js [--module NAME] BASE_URL TRANSPORT [TOKEN]
 //
 // TRANSPORT is websocket, polling, or upgrade: polling first, then websocket, as browsers
-// connect by default.
+// connect by default. NAME is the client package to load (default socket.io-client; another
+// version is installed under an npm alias, such as socket.io-client-204).
 //
-// stdout: {"type":"connect"} | {"type":"connect_error","error":…} | {"type":"disconnect","reason":…}
+// stdout: {"type":"client","name":"socket.io-client@VERSION"} first, then
+//         {"type":"connect"} | {"type":"connect_error","error":…} | {"type":"disconnect","reason":…}
 //         | {"type":"event","name":…,"data":…} for every event the server emits
 //         | {"type":"transport","name":…} when asked which transport the connection is on.
 // stdin:  {"emit":NAME,"data":…} | {"emit":NAME,"emitRaw":[args…]} | {"raw":PACKET} | {"close":true}
 //         | {"transport":true}
 'use strict';
-const io = require('socket.io-client');
 const readline = require('readline');
 
-const [base, transport, token] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const moduleName = args[0] === '--module' ? args.splice(0, 2)[1] : 'socket.io-client';
+const io = require(moduleName);
+const [base, transport, token] = args;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+out({ type: 'client', name: 'socket.io-client@' + require(moduleName + '/package.json').version });
 const transports = transport === 'upgrade' ? ['polling', 'websocket'] : [transport || 'websocket'];
 const opts = { transports, reconnection: false, forceNew: true, timeout: 5000 };
 if (token) opts.query = { token, tokenType: 'jwt' };
