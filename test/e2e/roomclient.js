@@ -11,21 +11,37 @@
 //         {"type":"connect"} | {"type":"connect_error","error":…} | {"type":"disconnect","reason":…}
 //         | {"type":"event","name":…,"data":…} for every event the server emits
 //         | {"type":"transport","name":…} when asked which transport the connection is on.
-// stdin:  {"emit":NAME,"data":…} | {"emit":NAME,"emitRaw":[args…]} | {"raw":PACKET} | {"close":true}
-//         | {"transport":true}
+// stdin:  {"emit":NAME,"data":…[,"ack":true]} | {"emit":NAME,"emitRaw":[args…]} | {"raw":PACKET}
+//         | {"close":true} | {"transport":true}
+// With "ack", the server's acknowledgement is reported as {"type":"ack","name":NAME,"data":…}.
+//
+// Options before BASE_URL: --module NAME (another socket.io-client version); --reconnect (the
+// client's default reconnection, each attempt reported as {"type":"reconnect_attempt"});
+// --token-in-connect (the handshake carries no token; /chat's CONNECT packet does, as when
+// /chat shares a connection with another namespace).
 'use strict';
 const readline = require('readline');
 
 const args = process.argv.slice(2);
+const flag = (name) => { const i = args.indexOf(name); if (i < 0) return false; args.splice(i, 1); return true; };
 const moduleName = args[0] === '--module' ? args.splice(0, 2)[1] : 'socket.io-client';
+const reconnect = flag('--reconnect');
+const tokenInConnect = flag('--token-in-connect');
 const io = require(moduleName);
 const [base, transport, token] = args;
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 out({ type: 'client', name: 'socket.io-client@' + require(moduleName + '/package.json').version });
 const transports = transport === 'upgrade' ? ['polling', 'websocket'] : [transport || 'websocket'];
-const opts = { transports, reconnection: false, forceNew: true, timeout: 5000 };
-if (token) opts.query = { token, tokenType: 'jwt' };
-const socket = io(base + '/chat', opts);
+const opts = { transports, reconnection: reconnect, forceNew: true, timeout: 5000 };
+let socket;
+if (tokenInConnect) {
+  const manager = new io.Manager(base, opts);
+  socket = manager.socket('/chat', { query: { token, tokenType: 'jwt' } });
+} else {
+  if (token) opts.query = { token, tokenType: 'jwt' };
+  socket = io(base + '/chat', opts);
+}
+socket.io.on('reconnect_attempt', () => out({ type: 'reconnect_attempt' }));
 
 // Report every event the server sends, whatever its name.
 const onevent = socket.onevent;
@@ -46,5 +62,6 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   if (cmd.close) { socket.close(); setTimeout(() => process.exit(0), 50); return; }
   if (cmd.emitRaw !== undefined) { socket.emit(cmd.emit, ...cmd.emitRaw); return; }
   if (cmd.raw !== undefined) { socket.io.engine.write(cmd.raw); return; } // a raw socket.io packet
+  if (cmd.ack) { socket.emit(cmd.emit, cmd.data, (data) => out({ type: 'ack', name: cmd.emit, data })); return; }
   socket.emit(cmd.emit, cmd.data);
 }).on('close', () => { socket.close(); process.exit(0); });
