@@ -304,8 +304,9 @@ func (s *Server) receive(msg []byte) {
 // deliver sends an event to this instance's subscribers of its topic.
 func (s *Server) deliver(env envelope) {
 	// With one instance, a call's events are published in order (under the roster's lock of
-	// the call); only events from other instances can overtake each other.
-	if !s.seen.record(env, time.Now()) && s.fanout != nil {
+	// the call); only events from other instances can overtake each other. Nor can one
+	// instance's own store lose calls it showed (see Retract), so it keeps no memory of them.
+	if s.fanout != nil && !s.seen.record(env, time.Now()) {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return
 	}
