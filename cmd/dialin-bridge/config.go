@@ -39,6 +39,7 @@ type rawEnv struct {
 	ReconcileInterval string `split_words:"true" default:"1m"`
 	AllowedOrigins    string `split_words:"true" default:"*"`
 	DebugAddr         string `split_words:"true"`
+	PlatformEnv
 }
 
 // Secret is a value that must not be printed.
@@ -91,6 +92,8 @@ type Config struct {
 	AllowedOrigins []string
 	// DebugAddr, when set, serves pprof on a separate address, off by default.
 	DebugAddr string
+	// Platform is platform mode (contract §5); zero when off.
+	Platform PlatformConfig
 }
 
 // env names a variable as the operator writes it.
@@ -201,6 +204,7 @@ func (raw rawEnv) validate() (Config, error) {
 	} else {
 		c.AllowedOrigins = origins
 	}
+	c.Platform = raw.PlatformEnv.validate(bad)
 	if len(problems) > 0 {
 		return Config{}, errors.New("configuration: " + strings.Join(problems, "; "))
 	}

@@ -160,13 +160,19 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	pub.Serve()
 	defer pub.Close()
 
+	plat, err := startPlatform(cfg.Platform, ros, roomSide{roster: ros, twilio: twilio}, met, log)
+	if err != nil {
+		return err
+	}
+	defer plat.close()
+
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
 		AuthToken:         string(cfg.AuthToken),
 		Dev:               cfg.Dev,
 		CallerID:          cfg.CallerID,
 		DefaultPictureURL: cfg.DefaultPictureURL,
-	}, ros, current.Load, pub, met, log)
+	}, ros, current.Load, plat.publisher(pub), met, log)
 
 	var reconciled atomic.Bool
 	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks, pub, met, &reconciled)
@@ -189,6 +195,10 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		}
 		if err := pub.Ready(pctx); err != nil {
 			http.Error(w, "events not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := plat.ready(pctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		if !reconciled.Load() {
