@@ -54,8 +54,9 @@ if (version === 'v4') {
 }
 
 const nsp = io.of('/chat');
-// Without this, a node crashes when Redis goes away (the adapter re-emits its clients' errors).
+// Without these (one per namespace), a node crashes when Redis goes away (the adapter re-emits its clients' errors).
 const onAdapterError = (e) => log('adapter', e && e.message);
+io.of('/').adapter.on('error', onAdapterError);
 nsp.adapter.on('error', onAdapterError);
 io.of('/').on('connect', () => {});
 
