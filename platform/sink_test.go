@@ -196,3 +196,32 @@ func TestRemovalsIgnored(t *testing.T) {
 		t.Fatalf("hung up %v with removals ignored", h)
 	}
 }
+
+// TestAnswerNeverOvertakesNewerEvent: an answer read before a change, queued after the
+// change's event, is dropped: the room's last word on the call is the newer event.
+func TestAnswerNeverOvertakesNewerEvent(t *testing.T) {
+	rdb := testRedis(t)
+	key := "t-" + uuid.NewString()
+	heard := listenAll(t, rdb, key)
+	s := startSink(t, rdb, key, RemovalsHangup, &fakeRoster{})
+	p := mapper.Party{CallSID: "CA1", TopicID: "T1", Version: 5}
+	s.Publish(mapper.Leaves(p, "leaves"))
+	p.Version = 4
+	s.enqueue(item{ev: mapper.Online(p, "stale answer"), kind: "answer"})
+	got := expectMessages(t, heard, 1)
+	if got[0].Event.Category != mapper.CategoryLeaves {
+		t.Fatalf("got %+v; want the leaves alone", got[0].Event)
+	}
+}
+
+// TestLeavesOf: the leaves published for a party a replay showed online keeps its identity
+// and media state, disconnected.
+func TestLeavesOf(t *testing.T) {
+	p := mapper.Party{CallSID: "CA1", TopicID: "T1", DisplayName: "Ann", Role: "member", Muted: true, OnHold: true, Version: 3}
+	want := mapper.Leaves(p, "x")
+	got := leavesOf(mapper.Online(p, "y"))
+	got.ID = "x"
+	if got != want {
+		t.Errorf("leavesOf = %+v\nwant %+v", got, want)
+	}
+}
