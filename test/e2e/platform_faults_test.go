@@ -107,6 +107,9 @@ func TestPlatformRedisRestart(t *testing.T) {
 			}
 		}
 	}
+	if n := metric(t, b, `dialin_platform_published_total{kind="replay"}`); n < 2 {
+		t.Errorf("dialin_platform_published_total{kind=\"replay\"} = %v; want the online and the leaves at least", n)
+	}
 	if n := metric(t, b, `dialin_platform_lost_total{reason="down"}`); n < 2 {
 		t.Errorf("dialin_platform_lost_total{reason=\"down\"} = %v; want the 2 events of the outage", n)
 	}
