@@ -126,18 +126,7 @@ func (s *Sink) endReplay(published map[string]mapper.Event) {
 
 // leavesOf is the leaves of a party last shown with online event ev.
 func leavesOf(ev mapper.Event) mapper.Event {
-	ms := ev.Content.MediaSession
-	return mapper.Leaves(mapper.Party{
-		CallSID:     ev.Sender.ID,
-		TopicID:     ev.TopicID,
-		Username:    ev.Sender.Username,
-		DisplayName: ev.Sender.DisplayName,
-		PictureURL:  ev.Sender.PictureURL,
-		Role:        ev.Content.Role,
-		Muted:       ms.SelfMuted,
-		OnHold:      !ms.Audio,
-		Version:     ev.Version,
-	}, uuid.NewString())
+	return mapper.Leaves(mapper.PartyOf(ev), uuid.NewString())
 }
 
 // withID is ev with a fresh _id: each event the platform's clients get has its own.
