@@ -23,6 +23,7 @@ const envPrefix = "DIALIN"
 // of them and name each bad one, rather than stop at the first.
 type rawEnv struct {
 	Dev               string `split_words:"true" default:"false"`
+	PlatformEnv
 	ListenAddr        string `split_words:"true"`
 	PublicURL         string `split_words:"true"`
 	TwilioAccountSID  string `envconfig:"TWILIO_ACCOUNT_SID"`
@@ -39,7 +40,6 @@ type rawEnv struct {
 	ReconcileInterval string `split_words:"true" default:"1m"`
 	AllowedOrigins    string `split_words:"true" default:"*"`
 	DebugAddr         string `split_words:"true"`
-	PlatformEnv
 }
 
 // Secret is a value that must not be printed.
@@ -62,6 +62,8 @@ type Config struct {
 	// Dev relaxes every check that needs Twilio or a token issuer, so that the bridge can be
 	// tried on a laptop; it also keeps it on the loopback interface.
 	Dev bool
+	// Platform is platform mode (contract §5); zero when off.
+	Platform PlatformConfig
 	// ListenAddr serves webhooks, socket.io, health, metrics and the admin API on one port.
 	ListenAddr string
 	// PublicURL is what Twilio calls: signatures are checked against it, so a proxy in front
@@ -92,8 +94,6 @@ type Config struct {
 	AllowedOrigins []string
 	// DebugAddr, when set, serves pprof on a separate address, off by default.
 	DebugAddr string
-	// Platform is platform mode (contract §5); zero when off.
-	Platform PlatformConfig
 }
 
 // env names a variable as the operator writes it.
@@ -133,6 +133,7 @@ func (raw rawEnv) validate() (Config, error) {
 		bad("%s must be true or false", env("DEV"))
 	}
 	c.Dev = dev
+	c.Platform = raw.PlatformEnv.validate(bad)
 	if c.ListenAddr == "" {
 		c.ListenAddr = ":8080"
 		if c.Dev {
@@ -204,7 +205,6 @@ func (raw rawEnv) validate() (Config, error) {
 	} else {
 		c.AllowedOrigins = origins
 	}
-	c.Platform = raw.PlatformEnv.validate(bad)
 	if len(problems) > 0 {
 		return Config{}, errors.New("configuration: " + strings.Join(problems, "; "))
 	}
