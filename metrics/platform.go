@@ -22,7 +22,7 @@ func (m *Metrics) Platform() *Platform {
 			Name: "dialin_platform_answered_total", Help: "Requests the platform broadcast that this instance answered, by request: parties, removal.",
 		}, []string{"request"}),
 		ignored: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dialin_platform_ignored_total", Help: "Platform broadcasts ignored, by reason: malformed, too_large, other_event, category, room, busy, removals_off, unknown_party, other_instance (answered by another instance).",
+			Name: "dialin_platform_ignored_total", Help: "Platform broadcasts ignored, by reason: malformed, too_large, bridge (another instance's event), other_event, category, room, busy, removals_off, unknown_party, other_instance (answered by another instance).",
 		}, []string{"reason"}),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_platform_lost_total", Help: "Events or answers that did not reach the platform, by reason: down, error, queue, claim, roster, removal. Parties are published again when the platform's Redis answers.",

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -84,6 +85,9 @@ func (s *Sink) heard(b []byte) {
 		return
 	case m.UID == s.uid:
 		return // its own
+	case strings.HasPrefix(m.UID, uidPrefix):
+		s.o.Observer.Ignored("bridge") // another instance's event
+		return
 	case m.Type != packetEvent || m.Nsp != s.o.Namespace || m.Name != EventName:
 		s.o.Observer.Ignored("other_event")
 		return

@@ -74,6 +74,9 @@ type Options struct {
 	ReplayEvery, ReplayFor time.Duration
 }
 
+// uidPrefix starts the uid of every bridge instance.
+const uidPrefix = "dialin-bridge-"
+
 // maxReplay caps the replay after an outage.
 const maxReplay = 5 * time.Minute
 
@@ -137,7 +140,7 @@ func New(o Options) *Sink {
 	}
 	return &Sink{
 		o:         o,
-		uid:       "dialin-bridge-" + uuid.NewString(),
+		uid:       uidPrefix + uuid.NewString(),
 		queue:     make(chan item, queueSize),
 		requests:  make(chan request, 256),
 		recovered: make(chan time.Duration, 1),
@@ -215,7 +218,10 @@ func (s *Sink) watch(ctx context.Context) {
 		case !s.up.Load():
 			s.up.Store(true)
 			s.o.Observer.Up(true)
-			down := time.Duration(time.Now().UnixNano() - s.downSince.Load())
+			var down time.Duration
+			if since := s.downSince.Load(); since != 0 {
+				down = time.Duration(time.Now().UnixNano() - since)
+			}
 			if first && !s.degraded.Load() {
 				down = -1 // the bridge just started: nothing was lost
 			} else {
