@@ -42,6 +42,7 @@ import (
 
 type options struct {
 	url         string
+	subURL      string // where the subscribers connect: the bridge, or a platform node
 	publicURL   string
 	authToken   string
 	jwtSecret   string
@@ -61,6 +62,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	var o options
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the bridge's base URL")
+	flag.StringVar(&o.subURL, "subscribe-url", "", "where the subscribers connect (default: -url); a node of the room platform for a platform-mode run")
 	flag.StringVar(&o.publicURL, "public-url", "", "the bridge's DIALIN_PUBLIC_URL, for signatures (default: -url)")
 	flag.StringVar(&o.authToken, "auth-token", os.Getenv("TWILIO_AUTH_TOKEN"), "Twilio auth token to sign webhooks with (empty: unsigned, for dev mode)")
 	flag.StringVar(&o.jwtSecret, "jwt-secret", os.Getenv("DIALIN_JWT_SECRET"), "HS256 secret to mint subscriber tokens (empty: no token, for dev mode)")
@@ -78,6 +80,9 @@ func run() int {
 		o.publicURL = o.url
 	}
 	o.url = strings.TrimRight(o.url, "/")
+	if o.subURL == "" {
+		o.subURL = o.url
+	}
 	o.publicURL = strings.TrimRight(o.publicURL, "/")
 	rep, err := load(o)
 	if err != nil {
@@ -394,7 +399,7 @@ func startSubscribers(o options) (*subscribers, error) {
 }
 
 func startNode(dir string, o options, n int, token string) (*nodeProc, error) {
-	cmd := exec.Command("node", filepath.Join(dir, "subscribers.js"), o.url, o.topic, strconv.Itoa(n), token)
+	cmd := exec.Command("node", filepath.Join(dir, "subscribers.js"), o.subURL, o.topic, strconv.Itoa(n), token)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

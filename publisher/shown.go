@@ -54,17 +54,7 @@ func (s *Server) Retract(p ShownParty, atLeast int64) bool {
 	s.seen.seen[p.CallSID] = seenVersion{v: max(v.v+1, atLeast), at: time.Now(), topic: v.topic}
 	s.seen.mu.Unlock()
 
-	ms := ev.Content.MediaSession
-	leaves := mapper.Leaves(mapper.Party{
-		CallSID:     ev.Sender.ID,
-		TopicID:     ev.TopicID,
-		Username:    ev.Sender.Username,
-		DisplayName: ev.Sender.DisplayName,
-		PictureURL:  ev.Sender.PictureURL,
-		Role:        ev.Content.Role,
-		Muted:       ms.SelfMuted,
-		OnHold:      !ms.Audio,
-	}, uuid.NewString())
+	leaves := mapper.Leaves(mapper.PartyOf(ev), uuid.NewString())
 	b, err := json.Marshal(leaves)
 	if err != nil {
 		s.log.Error("encode event", "err", err)

@@ -24,6 +24,7 @@ const envPrefix = "DIALIN"
 // of them and name each bad one, rather than stop at the first.
 type rawEnv struct {
 	Dev               string `split_words:"true" default:"false"`
+	PlatformEnv
 	ListenAddr        string `split_words:"true"`
 	PublicURL         string `split_words:"true"`
 	TwilioAccountSID  string `envconfig:"TWILIO_ACCOUNT_SID"`
@@ -65,6 +66,8 @@ type Config struct {
 	// Dev relaxes every check that needs Twilio or a token issuer, so that the bridge can be
 	// tried on a laptop; it also keeps it on the loopback interface.
 	Dev bool
+	// Platform is platform mode (contract §5); zero when off.
+	Platform PlatformConfig
 	// ListenAddr serves webhooks, socket.io, health, metrics and the admin API on one port.
 	ListenAddr string
 	// PublicURL is what Twilio calls: signatures are checked against it, so a proxy in front
@@ -144,6 +147,7 @@ func (raw rawEnv) validate() (Config, error) {
 		bad("%s must be true or false", env("DEV"))
 	}
 	c.Dev = dev
+	c.Platform = raw.PlatformEnv.validate(bad)
 	if c.ListenAddr == "" {
 		c.ListenAddr = ":8080"
 		if c.Dev {

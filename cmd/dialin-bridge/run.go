@@ -160,6 +160,12 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	pub.Serve()
 	defer pub.Close()
 
+	plat, err := startPlatform(cfg.Platform, ros, roomSide{roster: ros, twilio: twilio}, met, log)
+	if err != nil {
+		return err
+	}
+	defer plat.close()
+
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
 		AuthToken:         string(cfg.AuthToken),
@@ -169,7 +175,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayVoice:          cfg.SayVoice,
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
-	}, ros, current.Load, pub, met, log)
+	}, ros, current.Load, plat.publisher(pub), met, log)
 
 	var reconciled atomic.Bool
 	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks, pub, met, &reconciled)
@@ -192,6 +198,10 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		}
 		if err := pub.Ready(pctx); err != nil {
 			http.Error(w, "events not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		if err := plat.ready(pctx); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		if !reconciled.Load() {

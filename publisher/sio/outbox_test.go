@@ -215,4 +215,3 @@ func TestOutboxRefusesAClientTooFarBehind(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
-

@@ -29,7 +29,7 @@ var (
 const (
 	maxNamespace = 128     // a namespace's name
 	maxQuery     = 8 << 10 // a CONNECT's query, which carries a token
-	maxAckDigits = 15  // ack ids stay well within a JavaScript number
+	maxAckDigits = 15      // ack ids stay well within a JavaScript number
 )
 
 // packet is a socket.io packet a client sent.

@@ -19,7 +19,7 @@ func TestWireConnectErrorAck(t *testing.T) {
 	if m := wsRead(t, conn); m != `44/chat,"invalid token"` {
 		t.Fatalf("refused CONNECT answered %q; want 44/chat,\"invalid token\"", m)
 	}
-	wsSend(t, conn, `42/chat,1["SHOUT",{"a":1}]`) // not connected: ignored
+	wsSend(t, conn, `42/chat,1["SHOUT",{"a":1}]`)                                      // not connected: ignored
 	wsSend(t, conn, "40/chat?token=good&tokenType=jwt&pad="+strings.Repeat("x", 2000)) // a token is long
 	if m := wsRead(t, conn); m != "40/chat," {
 		t.Fatalf("CONNECT answered %q; want 40/chat,", m)

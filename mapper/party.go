@@ -1,0 +1,18 @@
+package mapper
+
+// PartyOf is the party an event shows: the inverse of Online and Leaves, for the bridge's
+// parts that remember events rather than calls (to retract a party they showed online).
+func PartyOf(ev Event) Party {
+	ms := ev.Content.MediaSession
+	return Party{
+		CallSID:     ev.Sender.ID,
+		TopicID:     ev.TopicID,
+		Username:    ev.Sender.Username,
+		DisplayName: ev.Sender.DisplayName,
+		PictureURL:  ev.Sender.PictureURL,
+		Role:        ev.Content.Role,
+		Muted:       ms.SelfMuted,
+		OnHold:      !ms.Audio,
+		Version:     ev.Version,
+	}
+}

@@ -1,0 +1,188 @@
+package platform
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+)
+
+// claimTTL is how long a request's claim lasts: longer than any instance takes to see the
+// request, so that exactly one instance answers it.
+const claimTTL = time.Minute
+
+// requestTimeout caps the work one request causes (a Twilio hang-up included).
+const requestTimeout = 15 * time.Second
+
+// maxCallSID bounds the call SID a removal names (Twilio's are 34 characters).
+const maxCallSID = 64
+
+// request is a room request the platform broadcast, on its way to the answering goroutine.
+type request struct {
+	claim    string // identifies the broadcast, the same on every instance
+	topicID  string
+	category string
+	attendee string
+}
+
+// listen reads what the platform's nodes broadcast. The read loop only decodes (bounded
+// work) and hands requests on; answering them is another goroutine's.
+func (s *Sink) listen(ctx context.Context) {
+	ps := s.o.Redis.PSubscribe(ctx, Pattern(s.o.Key, s.o.Namespace))
+	defer ps.Close()
+	backoff := 100 * time.Millisecond
+	for {
+		// A timeout lets the loop see ctx end: a blocked read does not.
+		m, err := ps.ReceiveTimeout(ctx, time.Second)
+		var netErr net.Error
+		if errors.As(err, &netErr) && netErr.Timeout() {
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		if err != nil {
+			s.subscribed.Store(false)
+			if ctx.Err() != nil {
+				return
+			}
+			// go-redis reconnects and subscribes again on the next Receive.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		switch m := m.(type) {
+		case *redis.Subscription:
+			s.subscribed.Store(m.Kind == "psubscribe")
+		case *redis.Message:
+			s.heard([]byte(m.Payload))
+		}
+	}
+}
+
+// heard decodes one broadcast and hands on a request the bridge answers; everything else is
+// ignored and counted.
+func (s *Sink) heard(b []byte) {
+	m, err := Decode(b)
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		s.o.Observer.Ignored("too_large")
+		return
+	case err != nil:
+		s.o.Observer.Ignored("malformed")
+		return
+	case m.UID == s.uid:
+		return // its own
+	case strings.HasPrefix(m.UID, uidPrefix):
+		s.o.Observer.Ignored("bridge") // another instance's event
+		return
+	case m.Type != packetEvent || m.Nsp != s.o.Namespace || m.Name != EventName:
+		s.o.Observer.Ignored("other_event")
+		return
+	case m.Event.Category != mapper.CategoryRequestParties && m.Event.Category != mapper.CategoryRemoved:
+		s.o.Observer.Ignored("category")
+		return
+	}
+	topic, ok := s.topicOf(m)
+	if !ok {
+		s.o.Observer.Ignored("room")
+		return
+	}
+	if m.Event.Category == mapper.CategoryRemoved && (m.Event.Attendee == "" || len(m.Event.Attendee) > maxCallSID) {
+		s.o.Observer.Ignored("malformed")
+		return
+	}
+	sum := sha256.Sum256(b)
+	r := request{claim: hex.EncodeToString(sum[:]), topicID: topic, category: m.Event.Category, attendee: m.Event.Attendee}
+	select {
+	case s.requests <- r:
+	default:
+		s.o.Observer.Ignored("busy")
+	}
+}
+
+// topicOf is the one topic whose room the message went to. A message to several rooms, or
+// whose event names another topic than its room's, is not a topic's request.
+func (s *Sink) topicOf(m Message) (string, bool) {
+	if len(m.Rooms) != 1 {
+		return "", false
+	}
+	topic, ok := s.o.Rooms.Topic(m.Rooms[0])
+	if !ok || (m.Event.TopicID != "" && m.Event.TopicID != topic) {
+		return "", false
+	}
+	return topic, true
+}
+
+// answer answers the platform's requests, one at a time.
+func (s *Sink) answer(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.requests:
+			rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+			s.handle(rctx, r)
+			cancel()
+		}
+	}
+}
+
+func (s *Sink) handle(ctx context.Context, r request) {
+	if r.category == mapper.CategoryRemoved && s.o.Removals != RemovalsHangup {
+		s.o.Observer.Ignored("removals_off")
+		return
+	}
+	// Every instance hears the broadcast; the one that claims it first answers.
+	won, err := s.o.Redis.SetNX(ctx, "dialin-bridge:platform-claim:"+r.claim, s.uid, claimTTL).Result()
+	switch {
+	case err != nil:
+		s.o.Observer.Lost("claim")
+		s.o.Log.Warn("claim a platform request", "err", err)
+		return
+	case !won:
+		s.o.Observer.Ignored("other_instance")
+		return
+	}
+	log := s.o.Log.With("topic", r.topicID, "category", r.category)
+	if r.category == mapper.CategoryRequestParties {
+		events, err := s.o.Roster.Parties(ctx, r.topicID)
+		if err != nil {
+			log.Error("list phone parties for the platform", "err", err)
+			s.o.Observer.Lost("roster")
+			return
+		}
+		for _, ev := range events {
+			select {
+			case s.queue <- item{ev: ev, kind: "answer"}:
+			case <-ctx.Done():
+				s.o.Observer.Lost("queue")
+				return
+			}
+		}
+		s.o.Observer.Answered("parties")
+		return
+	}
+	switch err := s.o.Roster.Remove(ctx, r.topicID, r.attendee); {
+	case errors.Is(err, ErrUnknownParty):
+		s.o.Observer.Ignored("unknown_party")
+	case err != nil:
+		log.Error("hang up a phone party the platform removed", "call_sid", r.attendee, "err", err)
+		s.o.Observer.Lost("removal")
+	default:
+		log.Info("phone party removed by the platform", "call_sid", r.attendee)
+		s.o.Observer.Answered("removal")
+	}
+}
