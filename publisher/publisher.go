@@ -42,6 +42,12 @@ const (
 	maxPresence      = 16 << 10 // a SEND_PRESENCE_EVENT payload
 )
 
+// The fan-out's queue of events for the other instances, and how long one PUBLISH may take.
+const (
+	fanoutQueue   = 4096
+	fanoutTimeout = 2 * time.Second
+)
+
 // Observer is told of connections and subscriptions, and of what was refused, for metrics.
 type Observer interface {
 	Sessions(delta int)
@@ -77,6 +83,7 @@ type Server struct {
 	fanout   Fanout
 	instance string // this process, in fan-out messages
 	seen     versions
+	outgoing chan []byte // fan-out messages waiting for sendLoop
 	stop     context.CancelFunc
 	loops    sync.WaitGroup
 	log      *slog.Logger
@@ -128,6 +135,7 @@ func New(opts Options, log *slog.Logger) *Server {
 		log:      log,
 		obs:      opts.Observer,
 		byTopic:  make(map[string]map[*session]struct{}),
+		outgoing: make(chan []byte, fanoutQueue),
 	}
 	so := opts.Socket
 	so.Namespace, so.Handler, so.Observer, so.Log = Namespace, handler{s}, opts.Observer, log
@@ -145,6 +153,11 @@ func (s *Server) Serve() {
 		go func() {
 			defer s.loops.Done()
 			s.fanout.Run(ctx, s.receive)
+		}()
+		s.loops.Add(1)
+		go func() {
+			defer s.loops.Done()
+			s.sendLoop(ctx)
 		}()
 	}
 	s.loops.Add(1)

@@ -10,19 +10,17 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/presence"
 )
 
 // Roster is what the room side needs of the phone roster.
 type Roster interface {
 	// Parties returns one online event per phone party of the topic, in its current state.
 	Parties(ctx context.Context, topicID string) ([]mapper.Event, error)
-	// Remove hangs up a phone party of the topic. It returns ErrUnknownParty when the topic
-	// has no such party.
+	// Remove hangs up a phone party of the topic. It returns presence.ErrUnknownParty when
+	// the topic has no such party.
 	Remove(ctx context.Context, topicID, callSID string) error
 }
-
-// ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
-var ErrUnknownParty = errors.New("no such phone party in the topic")
 
 // requestTimeout caps the work a room-side request may cause (a Twilio REST call included).
 const requestTimeout = 15 * time.Second
@@ -207,8 +205,8 @@ func (s *Server) remove(sess *session, req presenceRequest) []byte {
 	defer cancel()
 	if err := s.roster.Remove(ctx, req.TopicID, r.Attendee.Attendee); err != nil {
 		reason := "could not hang up the call"
-		if errors.Is(err, ErrUnknownParty) {
-			reason = ErrUnknownParty.Error()
+		if errors.Is(err, presence.ErrUnknownParty) {
+			reason = presence.ErrUnknownParty.Error()
 		} else {
 			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", truncate(r.Attendee.Attendee, 40), "err", err)
 		}
@@ -277,14 +275,35 @@ func (s *Server) send(env envelope, payload any) {
 		return
 	}
 	msg, err := json.Marshal(env)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err = s.fanout.Send(ctx, msg)
-		cancel()
-	}
 	if err != nil {
+		s.log.Error("encode fan-out message", "err", err)
+		return
+	}
+	// The PUBLISH itself waits on Redis: it goes to the fan-out's own goroutine (see
+	// sendLoop), so that neither the presence core nor a socket's read loop waits for it.
+	select {
+	case s.outgoing <- msg:
+	default:
 		// Clients of other instances miss this event; reconciliation catches parties up.
-		s.log.Error("fan-out to other instances failed", "err", err)
+		s.log.Error("fan-out to other instances is too far behind; event dropped")
+	}
+}
+
+// sendLoop sends what send queued to the other instances, in order, until ctx is done.
+func (s *Server) sendLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-s.outgoing:
+			sctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
+			err := s.fanout.Send(sctx, msg)
+			cancel()
+			if err != nil {
+				// Clients of other instances miss this event; reconciliation catches parties up.
+				s.log.Error("fan-out to other instances failed", "err", err)
+			}
+		}
 	}
 }
 
@@ -303,8 +322,8 @@ func (s *Server) receive(msg []byte) {
 
 // deliver sends an event to this instance's subscribers of its topic.
 func (s *Server) deliver(env envelope) {
-	// With one instance, a call's events are published in order (under the roster's lock of
-	// the call); only events from other instances can overtake each other.
+	// With one instance, a call's events are published in order (the presence core sees to
+	// it); only events from other instances can overtake each other.
 	if !s.seen.record(env, time.Now()) && s.fanout != nil {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -78,27 +79,48 @@ func newRoster(t *testing.T, kind string) (*Roster, *clock) {
 	return r, c
 }
 
-// recorder is an EmitFunc that keeps what it is given.
+// recorder keeps the changes that owe an event, from any number of goroutines.
 type recorder struct {
 	mu  sync.Mutex
 	got []Change
 }
 
-func (rec *recorder) emit(ch Change) {
-	rec.mu.Lock()
-	rec.got = append(rec.got, ch)
-	rec.mu.Unlock()
+// add keeps ch if it owes an event, and returns err.
+func (rec *recorder) add(ch Change, err error) error {
+	return rec.addAll([]Change{ch}, err)
 }
 
-// apply runs one step and returns what was emitted. It checks that the emit function was
-// called exactly once for each change that owes an event, with that change, and never for
-// one that does not.
+func (rec *recorder) addAll(chs []Change, err error) error {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, ch := range chs {
+		if ch.Emit != EmitNone {
+			rec.got = append(rec.got, ch)
+		}
+	}
+	return err
+}
+
+// byCall returns the events each call owes, in the order of the changes' versions: the
+// order in which they were stored, whatever order the goroutines returned them in.
+func (rec *recorder) byCall() map[string][]Emit {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	got := append([]Change(nil), rec.got...)
+	sort.Slice(got, func(i, j int) bool { return got[i].Call.Version < got[j].Call.Version })
+	out := map[string][]Emit{}
+	for _, ch := range got {
+		out[ch.Call.CallSID] = append(out[ch.Call.CallSID], ch.Emit)
+	}
+	return out
+}
+
+// apply runs one step and returns the changes it made that owe an event.
 func apply(t *testing.T, r *Roster, s step) []Change {
 	t.Helper()
 	ctx := context.Background()
 	sid := or(s.sid, "CA1")
 	conf := or(s.conf, "CF1")
-	rec := &recorder{}
 	p := Participant{ConferenceSID: conf, TopicID: "A", Seq: s.seq}
 	var fb *Identity
 	if s.fallback {
@@ -119,30 +141,27 @@ func apply(t *testing.T, r *Roster, s step) []Change {
 		_, err = r.Admit(ctx, sid, "A", Identity{DisplayName: admitName, Role: "member"})
 	case "join":
 		p.Muted, p.OnHold = no(), no()
-		one(r.Participant(ctx, sid, p, fb, rec.emit))
+		one(r.Participant(ctx, sid, p, fb))
 	case "mute", "unmute":
 		p.Muted = map[bool]*bool{true: yes(), false: no()}[s.op == "mute"]
-		one(r.Participant(ctx, sid, p, fb, rec.emit))
+		one(r.Participant(ctx, sid, p, fb))
 	case "hold", "unhold":
 		p.OnHold = map[bool]*bool{true: yes(), false: no()}[s.op == "hold"]
-		one(r.Participant(ctx, sid, p, fb, rec.emit))
+		one(r.Participant(ctx, sid, p, fb))
 	case "leave":
 		p.Leave = true
-		one(r.Participant(ctx, sid, p, fb, rec.emit))
+		one(r.Participant(ctx, sid, p, fb))
 	case "end":
-		one(r.CallEnded(ctx, sid, s.seq, rec.emit))
+		one(r.CallEnded(ctx, sid, s.seq))
 	case "confend":
-		returned, err = r.ConferenceEnd(ctx, "A", conf, s.seq, rec.emit)
+		returned, err = r.ConferenceEnd(ctx, "A", conf, s.seq)
 	default:
 		t.Fatalf("unknown op %q", s.op)
 	}
 	if err != nil {
 		t.Fatalf("%s %s: %v", s.op, sid, err)
 	}
-	if len(rec.got) != len(returned) || (len(returned) > 0 && !reflect.DeepEqual(rec.got, returned)) {
-		t.Fatalf("%s %s: emit called with %+v; the changes returned that owe an event are %+v", s.op, sid, rec.got, returned)
-	}
-	return rec.got
+	return returned
 }
 
 func or(s, def string) string {
@@ -447,7 +466,7 @@ func TestConferenceEnd(t *testing.T) {
 	}
 	// CA6 is in another topic's conference.
 	r.Admit(ctx, "CA6", "B", Identity{DisplayName: "x"})
-	r.Participant(ctx, "CA6", Participant{ConferenceSID: "CF3", TopicID: "B", Seq: 1}, nil, nil)
+	r.Participant(ctx, "CA6", Participant{ConferenceSID: "CF3", TopicID: "B", Seq: 1}, nil)
 	before := map[string]Call{}
 	for _, sid := range []string{"CA3", "CA4", "CA5", "CA6"} {
 		before[sid], _, _ = r.Get(ctx, sid)
@@ -480,30 +499,15 @@ func TestConferenceEnd(t *testing.T) {
 	}
 }
 
-// TestEmitUnderLock: the emit function runs while the call is locked, so a call's events
-// come in the order its changes were stored: a join and a leave racing for one call give
-// online then leaves, or nothing, never leaves then online; and when emit runs, no later
-// change of the call has been stored yet.
-func TestEmitUnderLock(t *testing.T) {
+// TestChangesCarryTheirOrder: a join and a leave racing for one call are stored in some
+// order, and the versions of the changes returned say which: online then leaves, or nothing,
+// never leaves then online, whatever order the two callers got their answers in.
+func TestChangesCarryTheirOrder(t *testing.T) {
 	for _, kind := range []string{"memory", "bolt"} {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
 			r, _ := newRoster(t, kind)
-			var (
-				mu     sync.Mutex
-				events = map[string][]Emit{}
-			)
-			emit := func(ch Change) {
-				time.Sleep(200 * time.Microsecond) // let the other callback try to get in
-				stored, _, err := r.Get(ctx, ch.Call.CallSID)
-				if err != nil || stored.Version != ch.Call.Version {
-					t.Errorf("%s: emitting version %d while the store holds %d (err %v)",
-						ch.Call.CallSID, ch.Call.Version, stored.Version, err)
-				}
-				mu.Lock()
-				events[ch.Call.CallSID] = append(events[ch.Call.CallSID], ch.Emit)
-				mu.Unlock()
-			}
+			rec := &recorder{}
 			const n = 200
 			var wg sync.WaitGroup
 			for i := 0; i < n; i++ {
@@ -518,14 +522,14 @@ func TestEmitUnderLock(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if _, err := r.Participant(ctx, sid, p, nil, emit); err != nil {
+						if err := rec.add(r.Participant(ctx, sid, p, nil)); err != nil {
 							t.Error(err)
 						}
 					}()
 				}
 			}
 			wg.Wait()
-			checkOnlineLeavesOrNothing(t, events, n)
+			checkOnlineLeavesOrNothing(t, rec.byCall(), n)
 			for i := 0; i < n; i++ {
 				sid := fmt.Sprintf("CA%03d", i)
 				if c, _, _ := r.Get(ctx, sid); c.State != Ended {
@@ -560,7 +564,7 @@ func TestExactlyOneLeaves(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		sid := fmt.Sprintf("CA%03d", i)
 		r.Admit(ctx, sid, "A", Identity{DisplayName: "x"})
-		r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil, nil)
+		r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil)
 		rec := &recorder{}
 		var wg sync.WaitGroup
 		for j := 0; j < 6; j++ {
@@ -570,11 +574,11 @@ func TestExactlyOneLeaves(t *testing.T) {
 				var err error
 				switch j % 3 {
 				case 0:
-					_, err = r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true}, nil, rec.emit)
+					err = rec.add(r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true}, nil))
 				case 1:
-					_, err = r.CallEnded(ctx, sid, 5, rec.emit)
+					err = rec.add(r.CallEnded(ctx, sid, 5))
 				case 2:
-					_, err = r.Vanished(ctx, sid, t0.Add(time.Hour), rec.emit)
+					err = rec.add(r.Vanished(ctx, sid, t0.Add(time.Hour)))
 				}
 				if err != nil {
 					t.Error(err)
@@ -604,7 +608,7 @@ func TestReconcile(t *testing.T) {
 		apply(t, r, s)
 	}
 	r.Admit(ctx, "CAgoneB", "B", Identity{DisplayName: "x"}) // another topic: reconciled too
-	r.Participant(ctx, "CAgoneB", Participant{ConferenceSID: "CF3", TopicID: "B", Seq: 1}, nil, nil)
+	r.Participant(ctx, "CAgoneB", Participant{ConferenceSID: "CF3", TopicID: "B", Seq: 1}, nil)
 	untouched := map[string]Call{}
 	for _, sid := range []string{"CAstays", "CAivr", "CAended"} {
 		untouched[sid], _, _ = r.Get(ctx, sid)
@@ -630,7 +634,16 @@ func TestReconcile(t *testing.T) {
 		return &Identity{DisplayName: fallbackName}
 	}
 	rec := &recorder{}
-	ended, joined, err := r.Reconcile(ctx, list, fallback, rec.emit)
+	changes, _, err := r.Reconcile(ctx, list, fallback)
+	rec.addAll(changes, nil)
+	ended, joined := 0, 0
+	for _, ch := range changes {
+		if ch.Emit == EmitLeaves {
+			ended++
+		} else {
+			joined++
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -668,10 +681,9 @@ func TestReconcile(t *testing.T) {
 
 	// The same listing again changes nothing.
 	clk.set(clk.read().Add(time.Minute))
-	again := &recorder{}
 	listing["CAfresh"] = LiveCall{TopicID: "A", ConferenceSID: "CF1"}
-	if ended, joined, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) { return listing, nil }, fallback, again.emit); err != nil || ended+joined != 0 || len(again.got) != 0 {
-		t.Errorf("second reconcile: ended %d joined %d err %v, emitted %d", ended, joined, err, len(again.got))
+	if again, _, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) { return listing, nil }, fallback); err != nil || len(again) != 0 {
+		t.Errorf("second reconcile: err %v, changes %+v", err, again)
 	}
 }
 
@@ -688,7 +700,7 @@ func TestReconcileKeepsCallsJoinedDuringListing(t *testing.T) {
 	apply(t, r, step{op: "admit", sid: "CAsame"})
 	apply(t, r, step{op: "join", sid: "CAsame", seq: 1}) // online at the listing's start
 	rec := &recorder{}
-	_, _, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) { return nil, nil }, nil, rec.emit)
+	err := rec.addAll(r.reconcileOnly(ctx, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,11 +725,11 @@ func TestReconcileListError(t *testing.T) {
 	}
 	before := snapshot(t, r, "CA1", "CA2", "CA3")
 	boom := errors.New("twilio down")
-	ended, joined, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) {
+	changes, _, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) {
 		return map[string]LiveCall{"CA2": {TopicID: "A", ConferenceSID: "CF1"}}, boom
-	}, func(string) *Identity { return &Identity{DisplayName: "x"} }, func(ch Change) { t.Errorf("emitted %v after a failed listing", ch) })
-	if !errors.Is(err, boom) || ended != 0 || joined != 0 {
-		t.Errorf("Reconcile = %d, %d, %v; want 0, 0 and the listing's error", ended, joined, err)
+	}, func(string) *Identity { return &Identity{DisplayName: "x"} })
+	if !errors.Is(err, boom) || len(changes) != 0 {
+		t.Errorf("Reconcile = %+v, %v; want no change and the listing's error", changes, err)
 	}
 	if after := snapshot(t, r, "CA1", "CA2", "CA3"); !reflect.DeepEqual(before, after) {
 		t.Errorf("a failed listing changed the roster:\n%+v\n%+v", before, after)
@@ -803,4 +815,17 @@ func TestParties(t *testing.T) {
 	if none, _ := r.Parties(ctx, "B"); len(none) != 0 {
 		t.Errorf("Parties(B) = %v", sidList(none))
 	}
+}
+
+// reconcileOnly is Reconcile without its listing, for tests that need the changes alone.
+func (r *Roster) reconcileOnly(ctx context.Context, list ListFunc, fallback ...func(string) *Identity) ([]Change, error) {
+	if list == nil {
+		list = func(context.Context) (map[string]LiveCall, error) { return nil, nil }
+	}
+	fb := func(string) *Identity { return nil }
+	if len(fallback) > 0 {
+		fb = fallback[0]
+	}
+	changes, _, err := r.Reconcile(ctx, list, fb)
+	return changes, err
 }

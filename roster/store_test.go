@@ -411,30 +411,22 @@ func TestRedisTwoClients(t *testing.T) {
 		if _, err := a.Admit(ctx, sid, "A", Identity{DisplayName: "x"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := b.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil, nil); err != nil {
+		if _, err := b.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil); err != nil {
 			t.Fatal(err)
 		}
-		var mu sync.Mutex
-		leaves := 0
-		count := func(ch Change) {
-			mu.Lock()
-			if ch.Emit == EmitLeaves {
-				leaves++
-			}
-			mu.Unlock()
-		}
+		rec := &recorder{}
 		var wg sync.WaitGroup
 		for _, r := range []*Roster{a, b, a, b} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true}, nil, count); err != nil {
+				if err := rec.add(r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true}, nil)); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
 		wg.Wait()
-		if leaves != 1 {
+		if leaves := len(rec.got); leaves != 1 {
 			t.Fatalf("%s: %d leaves from a duplicate leave delivered four times at once; want 1", sid, leaves)
 		}
 	}

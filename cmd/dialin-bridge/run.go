@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/metrics"
+	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
 	"github.com/dialin-bridge/dialin-bridge/publisher/sio"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
@@ -108,7 +109,6 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 			log.Error("close store", "err", err)
 		}
 	}()
-	ros := roster.New(store)
 
 	pem, err := publisher.LoadPublicKey(cfg.JWTPublicKeyFile)
 	if err != nil {
@@ -141,8 +141,10 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		}
 		return n, err
 	})
+	var rest presence.Twilio
 	if twilio != nil {
 		twilio.Observe(met.REST)
+		rest = twilio
 	}
 
 	var fanout publisher.Fanout
@@ -150,15 +152,30 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		// Several instances: every event goes through Redis to every instance's clients.
 		fanout = publisher.NewRedisFanout(rs.Client(), roster.DefaultRedisPrefix+"events")
 	}
+	// The room side asks the core for parties and removals, and the core publishes through
+	// the room side: the room side is built first, with the core it will ask filled in below.
+	requests := &roomRequests{}
 	pub := publisher.New(publisher.Options{
 		Auth:     auth,
-		Roster:   roomSide{roster: ros, twilio: twilio},
+		Roster:   requests,
 		Observer: met,
 		Fanout:   fanout,
 		Socket:   sio.Options{AllowedOrigins: cfg.AllowedOrigins},
 	}, log)
 	pub.Serve()
 	defer pub.Close()
+
+	core := presence.New(presence.Options{
+		Roster:            roster.New(store),
+		Rooms:             current.Load,
+		DefaultPictureURL: cfg.DefaultPictureURL,
+		Sinks:             []presence.Sink{pub},
+		Twilio:            rest,
+		Shown:             pub,
+		Ready:             pub.Ready,
+		Observer:          met,
+		Log:               log,
+	})
 
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
@@ -169,10 +186,10 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayVoice:          cfg.SayVoice,
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
-	}, ros, current.Load, pub, met, log)
+	}, core, current.Load, met, log)
+	requests.Core = core
 
-	var reconciled atomic.Bool
-	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks, pub, met, &reconciled)
+	go core.Run(ctx, cfg.ReconcileInterval)
 	go reloadOnHUP(ctx, cfg, log, &current)
 
 	mux := http.NewServeMux()
@@ -194,7 +211,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 			http.Error(w, "events not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		if !reconciled.Load() {
+		if !core.Reconciled() {
 			http.Error(w, "first reconciliation not done", http.StatusServiceUnavailable)
 			return
 		}
@@ -229,52 +246,6 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		log.Warn("shutdown cut short", "err", err)
 	}
 	return nil
-}
-
-// reconcileLoop reconciles the roster with Twilio at start and every interval.
-func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, hooks *webhook.Handler, pub *publisher.Server, met *metrics.Metrics, done *atomic.Bool) {
-	tick := time.NewTicker(cfg.ReconcileInterval)
-	defer tick.Stop()
-	for {
-		// What reconciliation emits must reach every instance's clients: with a fan-out
-		// whose subscription is not live (Redis just came back), wait for the next tick.
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		fanoutErr := pub.Ready(pctx)
-		cancel()
-		if fanoutErr != nil {
-			log.Warn("reconciliation postponed", "err", fanoutErr)
-		}
-		if twilio != nil && fanoutErr == nil {
-			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
-			var live map[string]roster.LiveCall
-			list := func(ctx context.Context) (m map[string]roster.LiveCall, err error) {
-				m, err = liveCalls(twilio)(ctx)
-				live = m
-				return m, err
-			}
-			ended, joined, err := ros.Reconcile(rctx, list, hooks.Fallback, hooks.Emit())
-			retracted := 0
-			if err == nil {
-				retracted, err = retractGhosts(rctx, ros, pub, live)
-			}
-			cancel()
-			met.Reconciled(ended+retracted, err)
-			if err != nil {
-				log.Warn("reconciliation failed; roster unchanged", "err", err)
-			} else if ended+joined+retracted > 0 {
-				log.Info("reconciled with Twilio", "ended", ended, "joined", joined, "retracted", retracted)
-			}
-		}
-		if _, err := ros.Sweep(ctx); err != nil {
-			log.Warn("sweeping ended calls failed", "err", err)
-		}
-		done.Store(true)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 // reloadOnHUP reloads the rooms file on SIGHUP. A bad file is logged and the old one kept.
@@ -317,3 +288,7 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
 		log.Error("debug server", "err", err)
 	}
 }
+
+// roomRequests is the presence core as the room side's Roster, set once the core is built
+// and before anything is served.
+type roomRequests struct{ *presence.Core }
