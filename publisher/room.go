@@ -111,44 +111,52 @@ func decodePresence(raw json.RawMessage) (presenceRequest, error) {
 var ok = []byte(`{"ok":true}`)
 
 // sendPresence answers SEND_PRESENCE_EVENT; it returns what acknowledges it: ok, or the
-// media.session.invalid event its sender was sent.
-func (s *Server) sendPresence(sess *session, raw json.RawMessage) []byte {
+// media.session.invalid event its sender was sent. A request that waits on Twilio (a
+// removal) is not answered here: sendPresence returns it as slow, to be run off the read
+// loop, and slow's result acknowledges it.
+func (s *Server) sendPresence(sess *session, raw json.RawMessage) (ack []byte, slow func(ctx context.Context) []byte) {
 	if len(raw) > maxPresence {
-		return s.refuse(sess, presenceRequest{}, fmt.Sprintf("request larger than %d bytes", maxPresence))
+		return s.refuse(sess, presenceRequest{}, fmt.Sprintf("request larger than %d bytes", maxPresence)), nil
 	}
 	req, err := decodePresence(raw)
 	if err != nil {
-		return s.refuse(sess, req, err.Error())
+		return s.refuse(sess, req, err.Error()), nil
 	}
 	if !sess.subscribed(req.TopicID) {
-		return s.refuse(sess, req, "not subscribed to the topic")
+		return s.refuse(sess, req, "not subscribed to the topic"), nil
 	}
 	switch req.Category {
 	case mapper.CategoryOnline, mapper.CategoryLeaves:
-		sess.presence.Lock()
-		defer sess.presence.Unlock()
-		sess.mu.Lock()
-		if sess.closed {
-			// It dropped while this request was read: its leaves went out, or will.
-			sess.mu.Unlock()
-			return nil
-		}
-		if req.Category == mapper.CategoryOnline {
-			sess.online[req.TopicID] = req.Content
-		} else {
-			delete(sess.online, req.TopicID)
-		}
-		sess.mu.Unlock()
-		s.relay(sess, req.Category, req.TopicID, req.Content)
+		s.announce(sess, req)
 	case mapper.CategoryRequestParties:
 		s.relay(sess, req.Category, req.TopicID, req.Content)
-		return s.replay(sess, req)
+		return s.replay(sess, req), nil
 	case mapper.CategoryRemoved:
-		return s.remove(sess, req)
+		return s.removal(sess, req)
 	default:
-		return s.refuse(sess, req, "unknown category")
+		return s.refuse(sess, req, "unknown category"), nil
 	}
-	return ok
+	return ok, nil
+}
+
+// announce relays a client's own online or leaves, remembering it for the leaves owed when
+// the client drops.
+func (s *Server) announce(sess *session, req presenceRequest) {
+	sess.presence.Lock()
+	defer sess.presence.Unlock()
+	sess.mu.Lock()
+	if sess.closed {
+		// It dropped while this request was read: its leaves went out, or will.
+		sess.mu.Unlock()
+		return
+	}
+	if req.Category == mapper.CategoryOnline {
+		sess.online[req.TopicID] = req.Content
+	} else {
+		delete(sess.online, req.TopicID)
+	}
+	sess.mu.Unlock()
+	s.relay(sess, req.Category, req.TopicID, req.Content)
 }
 
 // relay sends a room client's event to its topic, with the sender taken from its token.
@@ -188,31 +196,37 @@ type removal struct {
 	} `json:"attendee"`
 }
 
-// remove hangs up a phone party at an admin's request. The leaves follows when Twilio
-// reports the call's end.
-func (s *Server) remove(sess *session, req presenceRequest) []byte {
+// removal checks an admin's request to hang up a phone party; what is refused at once is
+// answered at once, the hang-up itself, which waits on Twilio, is returned as slow.
+func (s *Server) removal(sess *session, req presenceRequest) (ack []byte, slow func(ctx context.Context) []byte) {
 	if sess.claims.Role != RoleAdmin {
-		return s.refuse(sess, req, "only an admin may remove a party")
+		return s.refuse(sess, req, "only an admin may remove a party"), nil
 	}
 	var r removal
 	if err := json.Unmarshal(req.Content, &r); err != nil || r.Attendee.Attendee == "" {
-		return s.refuse(sess, req, "malformed request: want content.attendee.attendee")
+		return s.refuse(sess, req, "malformed request: want content.attendee.attendee"), nil
 	}
 	if s.roster == nil {
-		return s.refuse(sess, req, "removal is not available")
+		return s.refuse(sess, req, "removal is not available"), nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	return nil, func(ctx context.Context) []byte { return s.remove(ctx, sess, req, r.Attendee.Attendee) }
+}
+
+// remove hangs up a phone party at an admin's request. The leaves follows when Twilio
+// reports the call's end.
+func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest, callSID string) []byte {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	if err := s.roster.Remove(ctx, req.TopicID, r.Attendee.Attendee); err != nil {
+	if err := s.roster.Remove(ctx, req.TopicID, callSID); err != nil {
 		reason := "could not hang up the call"
 		if errors.Is(err, presence.ErrUnknownParty) {
 			reason = presence.ErrUnknownParty.Error()
 		} else {
-			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", truncate(r.Attendee.Attendee, 40), "err", err)
+			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", truncate(callSID, 40), "err", err)
 		}
 		return s.refuse(sess, req, reason)
 	}
-	s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", r.Attendee.Attendee, "by", sess.claims.Subject)
+	s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", callSID, "by", sess.claims.Subject)
 	s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
 	return ok
 }
