@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -33,7 +34,7 @@ const shutdownTimeout = 8 * time.Second
 var exampleRooms []byte
 
 // run starts the bridge and returns the process's exit code once it stops.
-func run(args []string, stderr io.Writer) int {
+func run(stderr io.Writer) int {
 	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "dialin-bridge:", err)
@@ -109,6 +110,21 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 			log.Error("close store", "err", err)
 		}
 	}()
+	// Every goroutine started below is one of bg's, stopped by stopBg and waited for before
+	// the store closes (deferred functions run in reverse order).
+	var bg sync.WaitGroup
+	bgctx, stopBg := context.WithCancel(ctx)
+	defer func() {
+		stopBg()
+		bg.Wait()
+	}()
+	spawn := func(f func(ctx context.Context)) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			f(bgctx)
+		}()
+	}
 
 	pem, err := publisher.LoadPublicKey(cfg.JWTPublicKeyFile)
 	if err != nil {
@@ -189,8 +205,8 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	}, core, current.Load, met, log)
 	requests.Core = core
 
-	go core.Run(ctx, cfg.ReconcileInterval)
-	go reloadOnHUP(ctx, cfg, log, &current)
+	spawn(func(ctx context.Context) { core.Run(ctx, cfg.ReconcileInterval) })
+	spawn(func(ctx context.Context) { reloadOnHUP(ctx, cfg, log, &current) })
 
 	mux := http.NewServeMux()
 	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
@@ -219,7 +235,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	})
 
 	if cfg.DebugAddr != "" {
-		go serveDebug(ctx, cfg.DebugAddr, log)
+		spawn(func(ctx context.Context) { serveDebug(ctx, cfg.DebugAddr, log) })
 	}
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -230,7 +246,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	log.Info("dialin-bridge listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"store", cfg.Store, "caller_id", string(cfg.CallerID))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(limits.listener(ln, met)) }()
+	spawn(func(context.Context) { served <- srv.Serve(limits.listener(ln, met)) })
 
 	select {
 	case err := <-served:
@@ -244,6 +260,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	pub.Close()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown cut short", "err", err)
+		srv.Close()
 	}
 	return nil
 }
@@ -279,10 +296,7 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
+	defer context.AfterFunc(ctx, func() { srv.Close() })()
 	log.Warn("pprof debug server listening", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("debug server", "err", err)
