@@ -38,6 +38,7 @@ type rawEnv struct {
 	CallerID          string `split_words:"true" default:"masked"`
 	DefaultPictureURL string `split_words:"true"`
 	ReconcileInterval string `split_words:"true" default:"1m"`
+	PingInterval      string `split_words:"true"`
 	AllowedOrigins    string `split_words:"true" default:"*"`
 	DebugAddr         string `split_words:"true"`
 	SayVoice          string `split_words:"true"`
@@ -49,6 +50,10 @@ type rawEnv struct {
 type Secret string
 
 // String hides the value.
+// defaultPingInterval is DIALIN_PING_INTERVAL's default, socket.io 2.x servers' own
+// pingInterval order of magnitude.
+const defaultPingInterval = 10 * time.Second
+
 func (Secret) String() string { return "<secret>" }
 
 // GoString hides the value from %#v too.
@@ -89,6 +94,10 @@ type Config struct {
 	DefaultPictureURL string
 	// ReconcileInterval bounds how long a call whose end was missed stays in the room.
 	ReconcileInterval time.Duration
+	// PingInterval is how often socket clients ping; a client silent for one and a half
+	// intervals is dropped, so it bounds how long a vanished client stays in its topics.
+	// Tests shorten it.
+	PingInterval time.Duration
 	// AllowedOrigins are the browser origins whose pages may open socket.io connections (nil:
 	// any). A web app on another origin than the bridge is the usual client; a list keeps
 	// other sites' pages from using a visitor's browser as a client.
@@ -209,6 +218,13 @@ func (raw rawEnv) validate() (Config, error) {
 		bad("%s must be a positive Go duration such as 1m", env("RECONCILE_INTERVAL"))
 	} else {
 		c.ReconcileInterval = d
+	}
+	if strings.TrimSpace(raw.PingInterval) == "" {
+		c.PingInterval = defaultPingInterval
+	} else if d, err := time.ParseDuration(strings.TrimSpace(raw.PingInterval)); err != nil || d < 100*time.Millisecond {
+		bad("%s must be a Go duration of at least 100ms, such as 10s", env("PING_INTERVAL"))
+	} else {
+		c.PingInterval = d
 	}
 	if origins, err := parseOrigins(raw.AllowedOrigins); err != nil {
 		bad("%s %v", env("ALLOWED_ORIGINS"), err)

@@ -93,6 +93,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		DataDir:           "./data",
 		CallerID:          mapper.CallerIDMasked,
 		ReconcileInterval: time.Minute,
+		PingInterval:      10 * time.Second,
 		SayVoice:          "Polly.Joanna",
 		SayLanguage:       "en-US",
 		MaxCallDuration:   4 * time.Hour,

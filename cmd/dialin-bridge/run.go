@@ -176,7 +176,8 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Roster:   requests,
 		Observer: met,
 		Fanout:   fanout,
-		Socket:   sio.Options{AllowedOrigins: cfg.AllowedOrigins},
+		Socket: sio.Options{AllowedOrigins: cfg.AllowedOrigins,
+			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingInterval * 3 / 2},
 	}, log)
 	pub.Serve()
 	defer pub.Close()

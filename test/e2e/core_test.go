@@ -530,18 +530,28 @@ func TestReloadRooms(t *testing.T) {
 	}
 	writeFile(t, filepath.Dir(env["DIALIN_ROOMS_FILE"]), "rooms.json", `{"topics": [`)
 	b.cmd.Process.Signal(syscall.SIGHUP)
-	time.Sleep(300 * time.Millisecond)
+	// The bridge says when it read the bad file; until then the old rooms would be in force
+	// whether or not the signal is handled.
+	deadline = time.Now().Add(5 * time.Second)
+	for !strings.Contains(b.Logs(), "rooms file reload failed") {
+		if time.Now().After(deadline) {
+			t.Fatal("no reload failure logged after SIGHUP with a bad file")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	checkConference(t, b, parseTwiML(t, b.mustPost("/twilio/voice", voiceForm(callSID(3), unknownCaller, newNumber), 200)), newTopic)
 }
 
 // TestIdleClientsStay: a subscriber that only listens keeps its connection past the ping
-// interval and gets events then.
+// timeout and gets events then. The ping interval is shortened to keep the test short.
 func TestIdleClientsStay(t *testing.T) {
 	t.Parallel()
-	b := startBridge(t, prodEnv(t, nil))
+	env := prodEnv(t, nil)
+	env["DIALIN_PING_INTERVAL"] = "500ms" // clients dropped after 750ms of silence
+	b := startBridge(t, env)
 	ws := subscriber(t, b, topicA, "websocket")
 	poll := subscriber(t, b, topicA, "polling")
-	time.Sleep(22 * time.Second) // two ping intervals
+	time.Sleep(2 * time.Second) // four ping intervals, well past the timeout
 	b.dialIn(callSID(1), unknownCaller, numA, confSID(1), topicA, 1)
 	for _, c := range []*client{ws, poll} {
 		checkPhone(t, c.nextPresence(), online, topicA, callSID(1), joined)
