@@ -34,12 +34,15 @@ type Sink interface {
 type Observer interface {
 	Emitted(category string)
 	Reconciled(ended int, err error)
+	// Online is the number of phone parties online, each time it changes (see Core.Online).
+	Online(n int)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) Emitted(string)        {}
 func (nopObserver) Reconciled(int, error) {}
+func (nopObserver) Online(int)            {}
 
 // ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
 var ErrUnknownParty = errors.New("no such phone party in the topic")

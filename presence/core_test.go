@@ -207,3 +207,49 @@ func TestHangingFanoutDelaysNoWebhook(t *testing.T) {
 	}
 	t.Logf("slowest callback %v", slowest)
 }
+
+// gauge is an Observer that keeps the last count of parties online.
+type gauge struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (g *gauge) Emitted(string)        {}
+func (g *gauge) Reconciled(int, error) {}
+func (g *gauge) Online(n int)          { g.mu.Lock(); g.n = n; g.mu.Unlock() }
+func (g *gauge) get() int              { g.mu.Lock(); defer g.mu.Unlock(); return g.n }
+
+// TestOnlineFollowsChanges: the count of parties online follows joins, mutes and ends as
+// the core applies them, and is counted afresh from the store at each reconciliation.
+func TestOnlineFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	store := roster.NewMemory()
+	g := &gauge{}
+	core := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t), Observer: g})
+	for i := range 3 {
+		sid := fmt.Sprintf("CA%032d", i)
+		core.Admit(ctx, sid, topic, roster.Identity{DisplayName: "x"})
+		core.Participant(ctx, sid, join(1))
+	}
+	mute := join(2)
+	tr := true
+	mute.Muted = &tr
+	core.Participant(ctx, fmt.Sprintf("CA%032d", 0), mute)
+	if n := g.get(); n != 3 {
+		t.Errorf("online %d after three joins and a mute; want 3", n)
+	}
+	core.CallEnded(ctx, fmt.Sprintf("CA%032d", 1), 5)
+	core.Participant(ctx, fmt.Sprintf("CA%032d", 2), leave(3))
+	if n := g.get(); n != 1 {
+		t.Errorf("online %d after two ends; want 1", n)
+	}
+	// Another instance sharing the store brings a call online: this one learns of it when
+	// it reconciles.
+	other := roster.New(store)
+	other.Admit(ctx, "CAother", topic, roster.Identity{DisplayName: "y"})
+	other.Participant(ctx, "CAother", join(1), nil)
+	core.ReconcileOnce(ctx)
+	if n := g.get(); n != 2 || core.Online() != 2 {
+		t.Errorf("online %d (Online() %d) after reconciling; want 2", n, core.Online())
+	}
+}

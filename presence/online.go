@@ -17,9 +17,9 @@ func (c *Core) Online() int { return int(c.online.Load()) }
 func (c *Core) follow(ch roster.Change) {
 	switch {
 	case ch.Was != roster.Online && ch.Call.State == roster.Online:
-		c.online.Add(1)
+		c.obs.Online(int(c.online.Add(1)))
 	case ch.Was == roster.Online && ch.Call.State != roster.Online:
-		c.online.Add(-1)
+		c.obs.Online(int(c.online.Add(-1)))
 	}
 }
 
@@ -37,4 +37,5 @@ func (c *Core) seedOnline(ctx context.Context) {
 		}
 	}
 	c.online.Store(int64(n))
+	c.obs.Online(n)
 }

@@ -147,16 +147,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		log.Warn("no Twilio credentials: reconciliation and hang-up are off")
 	}
 
-	met := metrics.New(func(ctx context.Context) (int, error) {
-		calls, err := store.Live(ctx)
-		n := 0
-		for _, c := range calls {
-			if c.State == roster.Online {
-				n++
-			}
-		}
-		return n, err
-	})
+	met := metrics.New()
 	var rest presence.Twilio
 	if twilio != nil {
 		twilio.Observe(met.REST)
