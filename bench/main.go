@@ -35,9 +35,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/jwttest"
 	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 type options struct {
@@ -368,13 +367,10 @@ func startSubscribers(o options) (*subscribers, error) {
 	}
 	token := ""
 	if o.jwtSecret != "" {
-		token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		token = jwttest.HS256(o.jwtSecret, map[string]any{
 			"sub": "bench", "name": "Load tool", "topics": []string{o.topic}, "role": "member",
 			"exp": time.Now().Add(24 * time.Hour).Unix(),
-		}).SignedString([]byte(o.jwtSecret))
-		if err != nil {
-			return nil, err
-		}
+		})
 	}
 	s := &subscribers{n: o.subscribers}
 	procs := max(1, min(o.procs, o.subscribers))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/clip"
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/presence"
 )
@@ -66,7 +67,7 @@ func senderOf(c *Claims) userSender {
 // answer's payload.
 func (s *Server) refuse(sess *session, req presenceRequest, reason string) []byte {
 	s.obs.Refused("presence")
-	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", truncate(req.Category, 60), "reason", reason)
+	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", clip.String(req.Category, 60), "reason", reason)
 	return s.emit(sess, EvPresenceResponse, invalid{
 		TopicID:          req.TopicID,
 		Sender:           senderOf(sess.claims),
@@ -222,7 +223,7 @@ func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest,
 		if errors.Is(err, presence.ErrUnknownParty) {
 			reason = presence.ErrUnknownParty.Error()
 		} else {
-			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", truncate(callSID, 40), "err", err)
+			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", clip.String(callSID, 40), "err", err)
 		}
 		return s.refuse(sess, req, reason)
 	}
@@ -351,11 +352,4 @@ func (s *Server) deliverLocal(topicID string, payload json.RawMessage) {
 	for _, sess := range s.subscribers(topicID) {
 		sess.conn.Send(p)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n]
-	}
-	return fmt.Sprintf("%q", s)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -185,7 +184,7 @@ func (raw rawEnv) validate() (Config, error) {
 	if c.AuthToken != "" && !alphanumeric(string(c.AuthToken)) {
 		bad("TWILIO_AUTH_TOKEN must be letters and digits only, as Twilio issues it")
 	}
-	if c.AccountSID != "" && !validAccountSID(c.AccountSID) {
+	if c.AccountSID != "" && !twilioapi.ValidSID(c.AccountSID, "AC") {
 		bad("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits")
 	}
 	if c.TwilioAPIURL == "" {
@@ -265,14 +264,6 @@ func alphanumeric(s string) bool {
 		}
 	}
 	return true
-}
-
-func validAccountSID(s string) bool {
-	if len(s) != 34 || !strings.HasPrefix(s, "AC") {
-		return false
-	}
-	_, err := hex.DecodeString(s[2:])
-	return err == nil
 }
 
 func absoluteURL(s string) bool {

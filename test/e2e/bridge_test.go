@@ -7,9 +7,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/jwttest"
 	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 )
 
@@ -345,21 +343,8 @@ func (b *bridge) dialIn(sid, from, to, conf, topic string, seq int) {
 	b.mustPost("/twilio/conference", confForm("participant-join", conf, topic, seq, sid), 204)
 }
 
-// mintJWT is an HS256 token, built with the standard library only.
-func mintJWT(secret string, claims map[string]any) string {
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	head := enc(map[string]string{"alg": "HS256", "typ": "JWT"})
-	body := enc(claims)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(head + "." + body))
-	return head + "." + body + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
 func token(sub, role string, topics ...string) string {
-	return mintJWT(jwtSecret, map[string]any{
+	return jwttest.HS256(jwtSecret, map[string]any{
 		"sub": sub, "name": "User " + sub, "role": role, "topics": topics,
 		"exp": time.Now().Add(time.Hour).Unix(),
 	})

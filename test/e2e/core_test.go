@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/jwttest"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -226,12 +228,12 @@ func TestTokens(t *testing.T) {
 	refused := map[string]string{
 		"no token":     "",
 		"garbage":      "not-a-jwt",
-		"wrong key":    mintJWT("another secret", map[string]any{"sub": "u", "topics": []string{"*"}, "role": "member", "exp": exp}),
-		"expired":      mintJWT(jwtSecret, map[string]any{"sub": "u", "topics": []string{"*"}, "role": "member", "exp": time.Now().Add(-time.Minute).Unix()}),
-		"no expiry":    mintJWT(jwtSecret, map[string]any{"sub": "u", "topics": []string{"*"}, "role": "member"}),
+		"wrong key":    jwttest.HS256("another secret", map[string]any{"sub": "u", "topics": []string{"*"}, "role": "member", "exp": exp}),
+		"expired":      jwttest.HS256(jwtSecret, map[string]any{"sub": "u", "topics": []string{"*"}, "role": "member", "exp": time.Now().Add(-time.Minute).Unix()}),
+		"no expiry":    jwttest.HS256(jwtSecret, map[string]any{"sub": "u", "topics": []string{"*"}, "role": "member"}),
 		"alg none":     "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + strings.Split(token("u", "admin", "*"), ".")[1] + ".",
-		"no subject":   mintJWT(jwtSecret, map[string]any{"topics": []string{"*"}, "role": "member", "exp": exp}),
-		"unknown role": mintJWT(jwtSecret, map[string]any{"sub": "u", "topics": []string{"*"}, "role": "owner", "exp": exp}),
+		"no subject":   jwttest.HS256(jwtSecret, map[string]any{"topics": []string{"*"}, "role": "member", "exp": exp}),
+		"unknown role": jwttest.HS256(jwtSecret, map[string]any{"sub": "u", "topics": []string{"*"}, "role": "owner", "exp": exp}),
 	}
 	for name, tok := range refused {
 		t.Run(name, func(t *testing.T) {

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/jwttest"
 )
 
 func presenceReq(category, topic string, content any, loopback string) map[string]any {
@@ -273,7 +275,7 @@ func TestPartiesAPI(t *testing.T) {
 		"no token":    {"", 401},
 		"bad token":   {"x.y.z", 401},
 		"other topic": {token("op", "member", topicB), 403},
-		"expired":     {mintJWT(jwtSecret, map[string]any{"sub": "op", "topics": []string{"*"}, "exp": time.Now().Add(-time.Hour).Unix()}), 401},
+		"expired":     {jwttest.HS256(jwtSecret, map[string]any{"sub": "op", "topics": []string{"*"}, "exp": time.Now().Add(-time.Hour).Unix()}), 401},
 	} {
 		if r := b.get(path, tc.bearer); r.Status != tc.want {
 			t.Errorf("%s: status %d; want %d", name, r.Status, tc.want)
