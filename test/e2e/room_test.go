@@ -183,17 +183,24 @@ func removal(topic, sid, loopback string) map[string]any {
 	return presenceReq("party.removed", topic, map[string]any{"attendee": map[string]string{"attendeeType": "userId", "attendee": sid}}, loopback)
 }
 
-// TestRemoval: an admin removes a phone party: Twilio is asked to hang up, the topic hears
-// party.removed, and the leaves follows Twilio's callback. Members, unknown and other-topic
-// parties are refused; a Twilio failure is refused and changes nothing.
-func TestRemoval(t *testing.T) {
-	t.Parallel()
+// removalWorld is a bridge on a fake Twilio with a watcher of topic A and an admin of
+// every topic subscribed to it.
+func removalWorld(t *testing.T) (*fakeTwilio, *bridge, *client, *client) {
 	twilio := newFakeTwilio(t)
 	b := startBridge(t, prodEnv(t, twilio))
 	watcher := subscriber(t, b, topicA, "websocket")
 	admin := connect(t, b, token("boss", "admin", "*"), "websocket")
 	admin.connected()
 	admin.subscribe(topicA)
+	return twilio, b, watcher, admin
+}
+
+// TestRemoval: an admin removes a phone party: Twilio is asked to hang up, the topic hears
+// party.removed, and the leaves follows Twilio's callback. Members, unknown and other-topic
+// parties are refused; a Twilio failure is refused and changes nothing.
+func TestRemoval(t *testing.T) {
+	t.Parallel()
+	twilio, b, watcher, admin := removalWorld(t)
 	member := connect(t, b, token("bob", "member", topicA), "websocket")
 	member.connected()
 	member.subscribe(topicA)

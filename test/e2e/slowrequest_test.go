@@ -10,12 +10,7 @@ import (
 // removal is then answered (party.removed to the topic) when Twilio is.
 func TestSlowHangupBlocksNothing(t *testing.T) {
 	t.Parallel()
-	twilio := newFakeTwilio(t)
-	b := startBridge(t, prodEnv(t, twilio))
-	watcher := subscriber(t, b, topicA, "websocket")
-	admin := connect(t, b, token("boss", "admin", "*"), "websocket")
-	admin.connected()
-	admin.subscribe(topicA)
+	twilio, b, watcher, admin := removalWorld(t)
 	conf := confSID(1)
 	twilio.setLive(conf, topicA, callSID(1))
 	b.dialIn(callSID(1), unknownCaller, numA, conf, topicA, 1)
