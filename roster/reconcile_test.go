@@ -128,15 +128,18 @@ func TestReconcileKeepsCallsJoinedDuringListing(t *testing.T) {
 	}
 }
 
+// onlineRoutingEnded leaves CA1 online, CA2 routing and CA3 ended.
+var onlineRoutingEnded = []step{
+	{op: "admit", sid: "CA1"}, {op: "join", sid: "CA1", seq: 1},
+	{op: "admit", sid: "CA2"},
+	{op: "admit", sid: "CA3"}, {op: "join", sid: "CA3", seq: 1}, {op: "leave", sid: "CA3", seq: 2},
+}
+
 // TestReconcileListError: a failed listing changes nothing and emits nothing.
 func TestReconcileListError(t *testing.T) {
 	ctx := context.Background()
 	r, _ := newRoster(t, "memory")
-	for _, s := range []step{
-		{op: "admit", sid: "CA1"}, {op: "join", sid: "CA1", seq: 1},
-		{op: "admit", sid: "CA2"},
-		{op: "admit", sid: "CA3"}, {op: "join", sid: "CA3", seq: 1}, {op: "leave", sid: "CA3", seq: 2},
-	} {
+	for _, s := range onlineRoutingEnded {
 		apply(t, r, s)
 	}
 	before := snapshot(t, r, "CA1", "CA2", "CA3")
@@ -215,12 +218,7 @@ func TestSweep(t *testing.T) {
 func TestParties(t *testing.T) {
 	ctx := context.Background()
 	r, _ := newRoster(t, "memory")
-	for _, s := range []step{
-		{op: "admit", sid: "CA1"}, {op: "join", sid: "CA1", seq: 1},
-		{op: "admit", sid: "CA2"},
-		{op: "admit", sid: "CA3"}, {op: "join", sid: "CA3", seq: 1}, {op: "leave", sid: "CA3", seq: 2},
-		{op: "admit", sid: "CA4"}, {op: "mute", sid: "CA4", seq: 3},
-	} {
+	for _, s := range append(onlineRoutingEnded, step{op: "admit", sid: "CA4"}, step{op: "mute", sid: "CA4", seq: 3}) {
 		apply(t, r, s)
 	}
 	parties, err := r.Parties(ctx, "A")
