@@ -253,3 +253,60 @@ func TestOnlineFollowsChanges(t *testing.T) {
 		t.Errorf("online %d (Online() %d) after reconciling; want 2", n, core.Online())
 	}
 }
+
+// lateStore is a store whose Update of a call's join returns late, after its change is
+// stored: the webhook that stored it is overtaken by the next change of the call.
+type lateStore struct {
+	roster.Store
+	once sync.Once
+	late chan struct{} // closed when the late join is stored
+	wait chan struct{} // the late join returns when this closes
+}
+
+func (s *lateStore) Update(ctx context.Context, sid string, fn func(c *roster.Call, found bool) bool) error {
+	joined := false
+	err := s.Store.Update(ctx, sid, func(c *roster.Call, found bool) bool {
+		was := c.State
+		save := fn(c, found)
+		joined = save && was == roster.Routing && c.State == roster.Online
+		return save
+	})
+	if joined {
+		s.once.Do(func() {
+			close(s.late)
+			<-s.wait
+		})
+	}
+	return err
+}
+
+// TestOvertakenChangeNotPublished: a join stored first but handed on after the call's
+// leave (its webhook was slow to get back from the store) is not published after the
+// leaves: sinks never see a call online again after its leaves.
+func TestOvertakenChangeNotPublished(t *testing.T) {
+	store := &lateStore{Store: roster.NewMemory(), late: make(chan struct{}), wait: make(chan struct{})}
+	sink := &recordingSink{}
+	core := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t), Sinks: []presence.Sink{sink}})
+	ctx := context.Background()
+	sid := fmt.Sprintf("CA%032d", 1)
+	core.Admit(ctx, sid, topic, roster.Identity{DisplayName: "x"})
+	joined := make(chan struct{})
+	go func() {
+		defer close(joined)
+		core.Participant(ctx, sid, join(1))
+	}()
+	<-store.late
+	if _, err := core.Participant(ctx, sid, leave(2)); err != nil {
+		t.Fatal(err)
+	}
+	close(store.wait)
+	<-joined
+	evs := sink.byCall()[sid]
+	if len(evs) != 1 || evs[0].Category != mapper.CategoryLeaves {
+		var got []string
+		for _, ev := range evs {
+			got = append(got, fmt.Sprintf("%s v%d", ev.Category, ev.Version))
+		}
+		t.Errorf("published %v; want the leaves alone (the join it overtook is stale)", got)
+	}
+}
