@@ -159,7 +159,7 @@ func (c *Core) publish(changes ...roster.Change) {
 		if ch.Emit == roster.EmitNone {
 			continue
 		}
-		ev := Event(ch)
+		ev := eventOf(ch)
 		if !c.order.publish(ch.Call.CallSID, ch.Call.Version, func() {
 			for _, s := range c.opts.Sinks {
 				s.Publish(ev)
@@ -173,8 +173,8 @@ func (c *Core) publish(changes ...roster.Change) {
 	}
 }
 
-// Event is the presence event a roster change owes.
-func Event(ch roster.Change) mapper.Event {
+// eventOf is the presence event a roster change owes.
+func eventOf(ch roster.Change) mapper.Event {
 	p := party(ch.Call)
 	if ch.Emit == roster.EmitLeaves {
 		return mapper.Leaves(p, uuid.NewString())

@@ -16,7 +16,7 @@ func (c *Core) Parties(ctx context.Context, topicID string) ([]mapper.Event, err
 	}
 	events := make([]mapper.Event, 0, len(calls))
 	for _, call := range calls {
-		events = append(events, Event(roster.Change{Call: call, Emit: roster.EmitOnline}))
+		events = append(events, eventOf(roster.Change{Call: call, Emit: roster.EmitOnline}))
 	}
 	return events, nil
 }
