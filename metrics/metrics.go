@@ -3,7 +3,6 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -27,10 +26,11 @@ type Metrics struct {
 	reconciles    *prometheus.CounterVec
 	reconEnded    prometheus.Counter
 	httpTimeouts  *prometheus.CounterVec
+	online        prometheus.Gauge
 }
 
-// New registers the bridge's metrics. online counts the phone parties online now.
-func New(online func(ctx context.Context) (int, error)) *Metrics {
+// New registers the bridge's metrics.
+func New() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -68,26 +68,20 @@ func New(online func(ctx context.Context) (int, error)) *Metrics {
 		reconEnded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dialin_reconciliation_ended_calls_total", Help: "Calls ended by reconciliation because Twilio no longer listed them, and parties retracted from this instance's clients after the store lost them.",
 		}),
+		online: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dialin_phone_parties_online",
+			Help: "Phone parties online in all topics, as this instance knows them without asking the store on each scrape: " +
+				"counted from the store at each reconciliation and followed change by change in between. " +
+				"Exact with one instance (bolt, memory). With several (Redis), changes other instances apply show at this one's next reconciliation, " +
+				"so every instance reports about the cluster's total: aggregate with max(), not sum().",
+		}),
 		httpTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_http_timeouts_total", Help: "HTTP requests and connections cut by a time limit: header, body (webhook) or idle (keep-alive).",
 		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if online != nil {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "dialin_phone_parties_online", Help: "Phone parties online in all topics.",
-		}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			n, err := online(ctx)
-			if err != nil {
-				return -1
-			}
-			return float64(n)
-		}))
-	}
 	return m
 }
 
@@ -104,6 +98,9 @@ func (m *Metrics) Webhook(endpoint, result string, took time.Duration) {
 		m.signatureFail.Inc()
 	}
 }
+
+// Online sets the number of phone parties online.
+func (m *Metrics) Online(n int) { m.online.Set(float64(n)) }
 
 // Emitted counts a presence event.
 func (m *Metrics) Emitted(category string) { m.emitted.WithLabelValues(category).Inc() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/presence"
 )
 
 // oneParty is a Roster whose every topic has one phone party.
@@ -21,7 +22,7 @@ func (oneParty) Parties(_ context.Context, topicID string) ([]mapper.Event, erro
 	return []mapper.Event{mapper.Online(p, "id-1")}, nil
 }
 
-func (oneParty) Remove(context.Context, string, string) error { return ErrUnknownParty }
+func (oneParty) Remove(context.Context, string, string) error { return presence.ErrUnknownParty }
 
 // TestPartiesAuthorization: the parties API takes the Bearer scheme name in any case, and
 // refuses what is not a valid bearer token of the topic.

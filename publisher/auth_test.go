@@ -1,56 +1,27 @@
 package publisher
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/jwttest"
 )
 
-// mint builds a JWT with the standard library only, independently of golang-jwt.
+// mint builds a JWT independently of golang-jwt.
 func mint(t *testing.T, alg string, key any, claims map[string]any) string {
 	t.Helper()
-	enc := func(v any) string {
-		b, _ := json.Marshal(v)
-		return base64.RawURLEncoding.EncodeToString(b)
+	tok, err := jwttest.Sign(alg, key, claims)
+	if err != nil {
+		t.Fatal(err)
 	}
-	signing := enc(map[string]string{"alg": alg, "typ": "JWT"}) + "." + enc(claims)
-	digest := sha256.Sum256([]byte(signing))
-	var sig []byte
-	switch k := key.(type) {
-	case []byte:
-		m := hmac.New(sha256.New, k)
-		m.Write([]byte(signing))
-		sig = m.Sum(nil)
-	case *rsa.PrivateKey:
-		var err error
-		if sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:]); err != nil {
-			t.Fatal(err)
-		}
-	case *ecdsa.PrivateKey:
-		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig = append(pad32(r), pad32(s)...)
-	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
-
-func pad32(n *big.Int) []byte {
-	b := n.Bytes()
-	return append(make([]byte, 32-len(b)), b...)
+	return tok
 }
 
 func publicPEM(t *testing.T, pub any) []byte {

@@ -21,23 +21,23 @@ func TestTopicLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack := s.event(sess, EvSubscribe, subscribeTo(strings.Repeat("t", 129)))
+	ack := s.ask(sess, EvSubscribe, subscribeTo(strings.Repeat("t", 129)))
 	if !strings.Contains(string(ack), "longer than 128") || !strings.HasPrefix(c.packets[0], `2/chat,["SUBSCRIBE_CHANNEL_FAILED"`) {
 		t.Errorf("a 129-character topic id: ack %s, sent %s", ack, c.packets[0])
 	}
-	if ack := s.event(sess, EvSubscribe, subscribeTo(strings.Repeat("t", 128))); strings.Contains(string(ack), "error") {
+	if ack := s.ask(sess, EvSubscribe, subscribeTo(strings.Repeat("t", 128))); strings.Contains(string(ack), "error") {
 		t.Errorf("a 128-character topic id refused: %s", ack)
 	}
 	for i := range maxSubscriptions - 1 {
-		if ack := s.event(sess, EvSubscribe, subscribeTo(fmt.Sprint("topic-", i))); strings.Contains(string(ack), "error") {
+		if ack := s.ask(sess, EvSubscribe, subscribeTo(fmt.Sprint("topic-", i))); strings.Contains(string(ack), "error") {
 			t.Fatalf("subscription %d refused: %s", i+2, ack)
 		}
 	}
-	ack = s.event(sess, EvSubscribe, subscribeTo("one-too-many"))
+	ack = s.ask(sess, EvSubscribe, subscribeTo("one-too-many"))
 	if !strings.Contains(string(ack), "at most 256") {
 		t.Errorf("subscription 257: %s; want refused", ack)
 	}
-	if ack := s.event(sess, EvSubscribe, subscribeTo("topic-3")); strings.Contains(string(ack), "error") {
+	if ack := s.ask(sess, EvSubscribe, subscribeTo("topic-3")); strings.Contains(string(ack), "error") {
 		t.Errorf("subscribing again to a topic held: %s", ack)
 	}
 	if _, subs := counts(s, "one-too-many"); subs != 0 {
@@ -51,10 +51,10 @@ func TestPresenceSizeLimit(t *testing.T) {
 	s, _ := newTestServer(t)
 	watcher := &fakeClient{id: "w"}
 	w, _ := s.connect(watcher, "")
-	s.event(w, EvSubscribe, subscribeTo("t1"))
+	s.ask(w, EvSubscribe, subscribeTo("t1"))
 	c := &fakeClient{id: "c"}
 	sess, _ := s.connect(c, "")
-	s.event(sess, EvSubscribe, subscribeTo("t1"))
+	s.ask(sess, EvSubscribe, subscribeTo("t1"))
 	before := watcher.sent
 
 	req := func(n int) json.RawMessage {
@@ -63,7 +63,7 @@ func TestPresenceSizeLimit(t *testing.T) {
 		return b
 	}
 	big := req(16 << 10)
-	ack := s.event(sess, EvSendPresence, big)
+	ack := s.ask(sess, EvSendPresence, big)
 	if !strings.Contains(string(ack), "media.session.invalid") || !strings.Contains(string(ack), "larger than 16384") {
 		t.Errorf("a %d-byte request: ack %s", len(big), ack)
 	}
@@ -71,7 +71,7 @@ func TestPresenceSizeLimit(t *testing.T) {
 		t.Error("an oversized request was relayed")
 	}
 	small := req(16<<10 - 200)
-	if ack := s.event(sess, EvSendPresence, small); string(ack) != `{"ok":true}` {
+	if ack := s.ask(sess, EvSendPresence, small); string(ack) != `{"ok":true}` {
 		t.Errorf("a %d-byte request: ack %s; want ok", len(small), ack)
 	}
 	if watcher.sent != before+1 {

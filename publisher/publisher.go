@@ -42,6 +42,12 @@ const (
 	maxPresence      = 16 << 10 // a SEND_PRESENCE_EVENT payload
 )
 
+// The fan-out's queue of events for the other instances, and how long one PUBLISH may take.
+const (
+	fanoutQueue   = 4096
+	fanoutTimeout = 2 * time.Second
+)
+
 // Observer is told of connections and subscriptions, and of what was refused, for metrics.
 type Observer interface {
 	Sessions(delta int)
@@ -77,13 +83,17 @@ type Server struct {
 	fanout   Fanout
 	instance string // this process, in fan-out messages
 	seen     versions
+	outgoing chan []byte     // fan-out messages waiting for sendLoop
+	ctx      context.Context // ends at Close
 	stop     context.CancelFunc
-	loops    sync.WaitGroup
+	loops    sync.WaitGroup // Serve's loops
+	requests sync.WaitGroup // room requests answered off the read loop (see later)
 	log      *slog.Logger
 	obs      Observer
 
 	mu      sync.Mutex
 	byTopic map[string]map[*session]struct{} // subscribers by topic id
+	closed  bool                             // Close began: no more requests run later
 }
 
 // client is what the room protocol needs of a socket.io connection (a *sio.Conn).
@@ -128,7 +138,9 @@ func New(opts Options, log *slog.Logger) *Server {
 		log:      log,
 		obs:      opts.Observer,
 		byTopic:  make(map[string]map[*session]struct{}),
+		outgoing: make(chan []byte, fanoutQueue),
 	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
 	so := opts.Socket
 	so.Namespace, so.Handler, so.Observer, so.Log = Namespace, handler{s}, opts.Observer, log
 	s.io = sio.New(so)
@@ -137,14 +149,18 @@ func New(opts Options, log *slog.Logger) *Server {
 
 // Serve runs the server's loops in the background.
 func (s *Server) Serve() {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stop = cancel
+	ctx := s.ctx
 	s.io.Start()
 	if s.fanout != nil {
 		s.loops.Add(1)
 		go func() {
 			defer s.loops.Done()
 			s.fanout.Run(ctx, s.receive)
+		}()
+		s.loops.Add(1)
+		go func() {
+			defer s.loops.Done()
+			s.sendLoop(ctx)
 		}()
 	}
 	s.loops.Add(1)
@@ -163,12 +179,15 @@ func (s *Server) Serve() {
 	}()
 }
 
-// Close closes every room client's connection and stops the server's loops.
+// Close closes every room client's connection, cancels the requests still waiting (on
+// Twilio), and stops the server's loops, waiting for all of them.
 func (s *Server) Close() error {
 	s.io.Close()
-	if s.stop != nil {
-		s.stop()
-	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.stop()
+	s.requests.Wait()
 	s.loops.Wait()
 	return nil
 }
@@ -203,11 +222,13 @@ func (h handler) Disconnect(c *sio.Conn) {
 	}
 }
 
-func (h handler) Event(c *sio.Conn, name string, arg json.RawMessage) []byte {
-	if sess := sessionOf(c); sess != nil {
-		return h.s.event(sess, name, arg)
+func (h handler) Event(c *sio.Conn, name string, arg json.RawMessage, reply func([]byte)) {
+	sess := sessionOf(c)
+	if sess == nil {
+		reply(nil)
+		return
 	}
-	return nil
+	h.s.event(sess, name, arg, reply)
 }
 
 // connect opens a session for a client whose token is valid.
@@ -240,17 +261,41 @@ func (s *Server) disconnect(sess *session) {
 	s.leaveOnDrop(sess)
 }
 
-// event answers a client's event; it returns the payload that acknowledges it.
-func (s *Server) event(sess *session, name string, arg json.RawMessage) []byte {
+// event answers a client's event, calling reply with the payload that acknowledges it. It
+// runs on the client's read loop: a request that waits on Twilio is answered from a
+// goroutine of the server's (see later).
+func (s *Server) event(sess *session, name string, arg json.RawMessage, reply func([]byte)) {
 	switch name {
 	case EvSubscribe:
-		return s.subscribe(sess, arg)
+		reply(s.subscribe(sess, arg))
 	case EvUnsubscribe:
-		return s.unsubscribe(sess, arg)
+		reply(s.unsubscribe(sess, arg))
 	case EvSendPresence:
-		return s.sendPresence(sess, arg)
+		ack, slow := s.sendPresence(sess, arg)
+		if slow == nil {
+			reply(ack)
+			return
+		}
+		s.later(func(ctx context.Context) { reply(slow(ctx)) })
+	default:
+		reply(nil)
 	}
-	return nil
+}
+
+// later runs fn on a goroutine of the server's, with a context that ends when the server
+// closes; Close waits for it. After Close it runs nothing.
+func (s *Server) later(fn func(ctx context.Context)) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.requests.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.requests.Done()
+		fn(s.ctx)
+	}()
 }
 
 func sessionOf(c *sio.Conn) *session {
@@ -258,7 +303,9 @@ func sessionOf(c *sio.Conn) *session {
 	return sess
 }
 
-// Publish sends ev to every subscriber of its topic, encoded once for all of them.
+// Publish sends ev to every subscriber of its topic, on this instance and through the
+// fan-out on the others, encoded once for all of them. It implements presence.Sink: it
+// never waits, as each client has its own queue, and so has the fan-out.
 func (s *Server) Publish(ev mapper.Event) {
 	s.send(envelope{TopicID: ev.TopicID, CallSID: ev.Sender.ID, Version: ev.Version, Online: ev.Category == mapper.CategoryOnline}, ev)
 }

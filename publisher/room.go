@@ -9,20 +9,19 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/clip"
 	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/presence"
 )
 
 // Roster is what the room side needs of the phone roster.
 type Roster interface {
 	// Parties returns one online event per phone party of the topic, in its current state.
 	Parties(ctx context.Context, topicID string) ([]mapper.Event, error)
-	// Remove hangs up a phone party of the topic. It returns ErrUnknownParty when the topic
-	// has no such party.
+	// Remove hangs up a phone party of the topic. It returns presence.ErrUnknownParty when
+	// the topic has no such party.
 	Remove(ctx context.Context, topicID, callSID string) error
 }
-
-// ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
-var ErrUnknownParty = errors.New("no such phone party in the topic")
 
 // requestTimeout caps the work a room-side request may cause (a Twilio REST call included).
 const requestTimeout = 15 * time.Second
@@ -68,7 +67,7 @@ func senderOf(c *Claims) userSender {
 // answer's payload.
 func (s *Server) refuse(sess *session, req presenceRequest, reason string) []byte {
 	s.obs.Refused("presence")
-	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", truncate(req.Category, 60), "reason", reason)
+	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", clip.String(req.Category, 60), "reason", reason)
 	return s.emit(sess, EvPresenceResponse, invalid{
 		TopicID:          req.TopicID,
 		Sender:           senderOf(sess.claims),
@@ -113,44 +112,52 @@ func decodePresence(raw json.RawMessage) (presenceRequest, error) {
 var ok = []byte(`{"ok":true}`)
 
 // sendPresence answers SEND_PRESENCE_EVENT; it returns what acknowledges it: ok, or the
-// media.session.invalid event its sender was sent.
-func (s *Server) sendPresence(sess *session, raw json.RawMessage) []byte {
+// media.session.invalid event its sender was sent. A request that waits on Twilio (a
+// removal) is not answered here: sendPresence returns it as slow, to be run off the read
+// loop, and slow's result acknowledges it.
+func (s *Server) sendPresence(sess *session, raw json.RawMessage) (ack []byte, slow func(ctx context.Context) []byte) {
 	if len(raw) > maxPresence {
-		return s.refuse(sess, presenceRequest{}, fmt.Sprintf("request larger than %d bytes", maxPresence))
+		return s.refuse(sess, presenceRequest{}, fmt.Sprintf("request larger than %d bytes", maxPresence)), nil
 	}
 	req, err := decodePresence(raw)
 	if err != nil {
-		return s.refuse(sess, req, err.Error())
+		return s.refuse(sess, req, err.Error()), nil
 	}
 	if !sess.subscribed(req.TopicID) {
-		return s.refuse(sess, req, "not subscribed to the topic")
+		return s.refuse(sess, req, "not subscribed to the topic"), nil
 	}
 	switch req.Category {
 	case mapper.CategoryOnline, mapper.CategoryLeaves:
-		sess.presence.Lock()
-		defer sess.presence.Unlock()
-		sess.mu.Lock()
-		if sess.closed {
-			// It dropped while this request was read: its leaves went out, or will.
-			sess.mu.Unlock()
-			return nil
-		}
-		if req.Category == mapper.CategoryOnline {
-			sess.online[req.TopicID] = req.Content
-		} else {
-			delete(sess.online, req.TopicID)
-		}
-		sess.mu.Unlock()
-		s.relay(sess, req.Category, req.TopicID, req.Content)
+		s.announce(sess, req)
 	case mapper.CategoryRequestParties:
 		s.relay(sess, req.Category, req.TopicID, req.Content)
-		return s.replay(sess, req)
+		return s.replay(sess, req), nil
 	case mapper.CategoryRemoved:
-		return s.remove(sess, req)
+		return s.removal(sess, req)
 	default:
-		return s.refuse(sess, req, "unknown category")
+		return s.refuse(sess, req, "unknown category"), nil
 	}
-	return ok
+	return ok, nil
+}
+
+// announce relays a client's own online or leaves, remembering it for the leaves owed when
+// the client drops.
+func (s *Server) announce(sess *session, req presenceRequest) {
+	sess.presence.Lock()
+	defer sess.presence.Unlock()
+	sess.mu.Lock()
+	if sess.closed {
+		// It dropped while this request was read: its leaves went out, or will.
+		sess.mu.Unlock()
+		return
+	}
+	if req.Category == mapper.CategoryOnline {
+		sess.online[req.TopicID] = req.Content
+	} else {
+		delete(sess.online, req.TopicID)
+	}
+	sess.mu.Unlock()
+	s.relay(sess, req.Category, req.TopicID, req.Content)
 }
 
 // relay sends a room client's event to its topic, with the sender taken from its token.
@@ -190,31 +197,37 @@ type removal struct {
 	} `json:"attendee"`
 }
 
-// remove hangs up a phone party at an admin's request. The leaves follows when Twilio
-// reports the call's end.
-func (s *Server) remove(sess *session, req presenceRequest) []byte {
+// removal checks an admin's request to hang up a phone party; what is refused at once is
+// answered at once, the hang-up itself, which waits on Twilio, is returned as slow.
+func (s *Server) removal(sess *session, req presenceRequest) (ack []byte, slow func(ctx context.Context) []byte) {
 	if sess.claims.Role != RoleAdmin {
-		return s.refuse(sess, req, "only an admin may remove a party")
+		return s.refuse(sess, req, "only an admin may remove a party"), nil
 	}
 	var r removal
 	if err := json.Unmarshal(req.Content, &r); err != nil || r.Attendee.Attendee == "" {
-		return s.refuse(sess, req, "malformed request: want content.attendee.attendee")
+		return s.refuse(sess, req, "malformed request: want content.attendee.attendee"), nil
 	}
 	if s.roster == nil {
-		return s.refuse(sess, req, "removal is not available")
+		return s.refuse(sess, req, "removal is not available"), nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	return nil, func(ctx context.Context) []byte { return s.remove(ctx, sess, req, r.Attendee.Attendee) }
+}
+
+// remove hangs up a phone party at an admin's request. The leaves follows when Twilio
+// reports the call's end.
+func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest, callSID string) []byte {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	if err := s.roster.Remove(ctx, req.TopicID, r.Attendee.Attendee); err != nil {
+	if err := s.roster.Remove(ctx, req.TopicID, callSID); err != nil {
 		reason := "could not hang up the call"
-		if errors.Is(err, ErrUnknownParty) {
-			reason = ErrUnknownParty.Error()
+		if errors.Is(err, presence.ErrUnknownParty) {
+			reason = presence.ErrUnknownParty.Error()
 		} else {
-			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", truncate(r.Attendee.Attendee, 40), "err", err)
+			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", clip.String(callSID, 40), "err", err)
 		}
 		return s.refuse(sess, req, reason)
 	}
-	s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", r.Attendee.Attendee, "by", sess.claims.Subject)
+	s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", callSID, "by", sess.claims.Subject)
 	s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
 	return ok
 }
@@ -277,14 +290,35 @@ func (s *Server) send(env envelope, payload any) {
 		return
 	}
 	msg, err := json.Marshal(env)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err = s.fanout.Send(ctx, msg)
-		cancel()
-	}
 	if err != nil {
+		s.log.Error("encode fan-out message", "err", err)
+		return
+	}
+	// The PUBLISH itself waits on Redis: it goes to the fan-out's own goroutine (see
+	// sendLoop), so that neither the presence core nor a socket's read loop waits for it.
+	select {
+	case s.outgoing <- msg:
+	default:
 		// Clients of other instances miss this event; reconciliation catches parties up.
-		s.log.Error("fan-out to other instances failed", "err", err)
+		s.log.Error("fan-out to other instances is too far behind; event dropped")
+	}
+}
+
+// sendLoop sends what send queued to the other instances, in order, until ctx is done.
+func (s *Server) sendLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg := <-s.outgoing:
+			sctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
+			err := s.fanout.Send(sctx, msg)
+			cancel()
+			if err != nil {
+				// Clients of other instances miss this event; reconciliation catches parties up.
+				s.log.Error("fan-out to other instances failed", "err", err)
+			}
+		}
 	}
 }
 
@@ -303,9 +337,9 @@ func (s *Server) receive(msg []byte) {
 
 // deliver sends an event to this instance's subscribers of its topic.
 func (s *Server) deliver(env envelope) {
-	// With one instance, a call's events are published in order (under the roster's lock of
-	// the call); only events from other instances can overtake each other. Nor can one
-	// instance's own store lose calls it showed (see Retract), so it keeps no memory of them.
+	// With one instance, a call's events are published in order (the presence core sees to
+	// it); only events from other instances can overtake each other. Nor can one instance's
+	// own store lose calls it showed (see Retract), so it keeps no memory of them.
 	if s.fanout != nil && !s.seen.record(env, time.Now()) {
 		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
 		return
@@ -319,11 +353,4 @@ func (s *Server) deliverLocal(topicID string, payload json.RawMessage) {
 	for _, sess := range s.subscribers(topicID) {
 		sess.conn.Send(p)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n]
-	}
-	return fmt.Sprintf("%q", s)
 }

@@ -150,18 +150,18 @@ func TestNothingAfterDisconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.event(w, EvSubscribe, subscribe)
+	s.ask(w, EvSubscribe, subscribe)
 
 	sess, err := s.connect(&fakeClient{id: "dropped"}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.event(sess, EvSubscribe, subscribe)
+	s.ask(sess, EvSubscribe, subscribe)
 	s.disconnect(sess)
 
 	before := watcher.sent
-	s.event(sess, EvSubscribe, subscribe)
-	s.event(sess, EvSendPresence, json.RawMessage(`{"category":"app.event.presence.party.online","topicId":"t1","content":{"offline":false}}`))
+	s.ask(sess, EvSubscribe, subscribe)
+	s.ask(sess, EvSendPresence, json.RawMessage(`{"category":"app.event.presence.party.online","topicId":"t1","content":{"offline":false}}`))
 	if _, subs := counts(s, "t1"); subs != 1 {
 		t.Errorf("t1 has %d subscribers after the client dropped; want the watcher alone", subs)
 	}
@@ -171,4 +171,12 @@ func TestNothingAfterDisconnect(t *testing.T) {
 	if got := watcher.sent; got != before {
 		t.Errorf("the topic was sent %d events from a dropped client", got-before)
 	}
+}
+
+// ask sends a client's event as the read loop does and waits for its acknowledgement,
+// answered at once or off the read loop.
+func (s *Server) ask(sess *session, name string, arg json.RawMessage) []byte {
+	acked := make(chan []byte, 1)
+	s.event(sess, name, arg, func(ack []byte) { acked <- ack })
+	return <-acked
 }

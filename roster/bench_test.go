@@ -28,7 +28,7 @@ func BenchmarkBoltJoin(b *testing.B) {
 					if _, err := r.Admit(ctx, sid, "t1", Identity{DisplayName: "x"}); err != nil {
 						b.Fatal(err)
 					}
-					if _, err := r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "t1", Seq: 1}, nil, nil); err != nil {
+					if _, err := r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "t1", Seq: 1}, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -186,37 +186,56 @@ func decodeCall(sid string, v []byte) (Call, error) {
 	return c, nil
 }
 
+// updated is one update of a stored call: the call before and after fn, and after's
+// encoding when it is to be saved.
+type updated struct {
+	before, after Call
+	found, save   bool
+	value         []byte
+}
+
+// updateCall is what every encoding store does in an update: it decodes the stored value
+// of call sid (nil when there is none), lets fn change the call, and encodes it when fn
+// wants it saved.
+func updateCall(sid string, stored []byte, fn func(c *Call, found bool) bool) (updated, error) {
+	u := updated{before: Call{CallSID: sid}, found: stored != nil}
+	if u.found {
+		var err error
+		if u.before, err = decodeCall(sid, stored); err != nil {
+			return u, err
+		}
+	}
+	c := u.before
+	if !fn(&c, u.found) {
+		return u, nil
+	}
+	c.CallSID = sid
+	v, err := json.Marshal(c)
+	if err != nil {
+		return u, fmt.Errorf("encode call: %w", err)
+	}
+	u.after, u.save, u.value = c, true, v
+	return u, nil
+}
+
 // Update implements Store.
 func (b *Bolt) Update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
 	return b.batch(ctx, func(tx *bolt.Tx) error {
 		calls, live := tx.Bucket(bucketCalls), tx.Bucket(bucketLive)
-		c, found := Call{CallSID: sid}, false
-		if v := calls.Get([]byte(sid)); v != nil {
-			var err error
-			if c, err = decodeCall(sid, v); err != nil {
-				return err
-			}
-			found = true
-		}
-		before := c
-		if !fn(&c, found) {
-			return nil
-		}
-		c.CallSID = sid
-		v, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("encode call: %w", err)
-		}
-		if err := calls.Put([]byte(sid), v); err != nil {
+		u, err := updateCall(sid, calls.Get([]byte(sid)), fn)
+		if err != nil || !u.save {
 			return err
 		}
-		if found && before.State != Ended {
-			if err := live.Delete(liveKey(before.TopicID, sid)); err != nil {
+		if err := calls.Put([]byte(sid), u.value); err != nil {
+			return err
+		}
+		if u.found && u.before.State != Ended {
+			if err := live.Delete(liveKey(u.before.TopicID, sid)); err != nil {
 				return err
 			}
 		}
-		if c.State != Ended {
-			return live.Put(liveKey(c.TopicID, sid), nil)
+		if u.after.State != Ended {
+			return live.Put(liveKey(u.after.TopicID, sid), nil)
 		}
 		return nil
 	})

@@ -53,15 +53,7 @@ func TestConferenceEndRacesJoins(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			ctx := context.Background()
 			r, _ := newRoster(t, kind)
-			var (
-				mu     sync.Mutex
-				events = map[string][]Emit{}
-			)
-			emit := func(ch Change) {
-				mu.Lock()
-				events[ch.Call.CallSID] = append(events[ch.Call.CallSID], ch.Emit)
-				mu.Unlock()
-			}
+			rec := &recorder{}
 			const n = 60
 			for i := 0; i < n; i++ {
 				if _, err := r.Admit(ctx, fmt.Sprintf("CA%03d", i), "A", Identity{DisplayName: "x"}); err != nil {
@@ -72,7 +64,7 @@ func TestConferenceEndRacesJoins(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := r.ConferenceEnd(ctx, "A", "CF1", n+1, emit); err != nil {
+				if err := rec.addAll(r.ConferenceEnd(ctx, "A", "CF1", n+1)); err != nil {
 					t.Error(err)
 				}
 			}()
@@ -81,13 +73,13 @@ func TestConferenceEndRacesJoins(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					p := Participant{ConferenceSID: "CF1", TopicID: "A", Seq: int64(i + 1), Muted: no(), OnHold: no()}
-					if _, err := r.Participant(ctx, fmt.Sprintf("CA%03d", i), p, nil, emit); err != nil {
+					if err := rec.add(r.Participant(ctx, fmt.Sprintf("CA%03d", i), p, nil)); err != nil {
 						t.Error(err)
 					}
 				}()
 			}
 			wg.Wait()
-			checkOnlineLeavesOrNothing(t, events, n)
+			checkOnlineLeavesOrNothing(t, rec.byCall(), n)
 			for i := 0; i < n; i++ {
 				sid := fmt.Sprintf("CA%03d", i)
 				if c, _, _ := r.Get(ctx, sid); c.State == Online {

@@ -3,8 +3,6 @@ package roster
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"sync"
 	"time"
 )
 
@@ -28,9 +26,12 @@ func (e Emit) String() string {
 	return "none"
 }
 
-// Change is the outcome of applying a callback: the call as it now is, and the event owed.
+// Change is the outcome of applying a callback: the call as it now is, the state it was in
+// before, and the event owed. Call.Version orders a call's changes: of two changes of one
+// call, the one with the higher version was stored later.
 type Change struct {
 	Call Call
+	Was  State // the call's state before the change ("" for a call not stored before)
 	Emit Emit
 }
 
@@ -45,18 +46,18 @@ type Participant struct {
 	Leave         bool
 }
 
-// EmitFunc receives each change that owes an event. It runs while the call is locked, so the
-// events of one call are emitted in the order their changes were stored.
-type EmitFunc func(Change)
-
-// Roster applies Twilio's callbacks to a Store. The rules are the same whatever the store:
+// Roster applies Twilio's callbacks to a Store and returns what each changed; it calls
+// nothing back. The rules are the same whatever the store:
 //   - a callback older (by SequenceNumber within its stream) than one already applied, or a
 //     repeat of it, changes nothing;
 //   - each call emits exactly one leaves, and only if it was online; nothing after it.
+//
+// Each change is one atomic Store.Update of the call, so the roster holds no lock of its
+// own: the order of a call's changes is their Version, which its caller keeps when it
+// hands them on.
 type Roster struct {
 	store Store
 	now   func() time.Time
-	locks [256]sync.Mutex
 }
 
 // New returns a Roster over store.
@@ -64,33 +65,29 @@ func New(store Store) *Roster {
 	return &Roster{store: store, now: time.Now}
 }
 
-// update is Store.Update that counts each stored change in Call.Version (see nextVersion).
-// When fn saves the call, saved receives it as stored, Version included, so that the change emitted is the
-// change stored.
-func (r *Roster) update(ctx context.Context, sid string, saved *Call, fn func(c *Call, found bool) bool) error {
-	return r.store.Update(ctx, sid, func(c *Call, found bool) bool {
-		if !fn(c, found) {
+// change applies fn to call sid in one store update. fn changes the call and says whether
+// to store it and which event that owes; a stored change gets the call's next Version (see
+// nextVersion). The Change returned is the change stored, or the call as it is (owing
+// nothing) when fn stored nothing.
+func (r *Roster) change(ctx context.Context, sid string, fn func(c *Call, found bool) (save bool, emit Emit)) (Change, error) {
+	var ch Change
+	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
+		ch = Change{Call: *c}
+		if found {
+			ch.Was = c.State
+		}
+		save, emit := fn(c, found)
+		if !save {
 			return false
 		}
 		c.Version = nextVersion(c.Version, r.now())
-		*saved = *c
+		ch.Call, ch.Emit = *c, emit
 		return true
 	})
-}
-
-// locked runs update with the call's lock held and hands its change to emit, if it owes an
-// event, before letting go.
-func (r *Roster) locked(sid string, emit EmitFunc, update func() (Change, error)) (Change, error) {
-	h := fnv.New32a()
-	h.Write([]byte(sid))
-	mu := &r.locks[h.Sum32()%uint32(len(r.locks))]
-	mu.Lock()
-	defer mu.Unlock()
-	ch, err := update()
-	if err == nil && ch.Emit != EmitNone && emit != nil {
-		emit(ch)
+	if err != nil {
+		return Change{}, err
 	}
-	return ch, err
+	return ch, nil
 }
 
 // Store returns the store under the roster.
@@ -100,59 +97,47 @@ func (r *Roster) Store() Store { return r.store }
 // for a PIN) with the caller's identity. A call admitted before keeps the identity it had; a
 // call that already joined or ended is left as it is.
 func (r *Roster) Admit(ctx context.Context, sid, topicID string, id Identity) (Call, error) {
-	var out Call
-	err := r.update(ctx, sid, &out, func(c *Call, found bool) bool {
+	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
 		if found && c.State != Routing {
-			out = *c
-			return false
+			return false, EmitNone
 		}
 		if !found || c.DisplayName == "" {
 			c.Identity = id
 		}
 		c.State, c.TopicID, c.Since = Routing, topicID, r.now()
-		out = *c
-		return true
+		return true, EmitNone
 	})
 	if err != nil {
 		return Call{}, fmt.Errorf("admit call: %w", err)
 	}
-	return out, nil
+	return ch.Call, nil
 }
 
 // Participant applies a participant-* conference callback for call sid. fallback names a call
 // the roster has never seen (one that reached the conference some other way); with a nil
 // fallback such a call is ignored.
-func (r *Roster) Participant(ctx context.Context, sid string, p Participant, fallback *Identity, emit EmitFunc) (Change, error) {
-	return r.locked(sid, emit, func() (Change, error) { return r.participant(ctx, sid, p, fallback) })
-}
-
-func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
+func (r *Roster) Participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
 	// A callback of a conference that ended after it changes nothing.
 	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || over {
 		return Change{}, err
 	}
-	var ch Change
-	joined := false
-	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
-		ch, joined = Change{}, false
+	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
 		if !found {
 			if fallback == nil {
-				return false
+				return false, EmitNone
 			}
 			c.Identity = *fallback
 			c.State = Routing
 		}
 		if c.State == Ended {
-			ch.Call = *c
-			return false
+			return false, EmitNone
 		}
 		if c.ConferenceSID != "" && c.ConferenceSID != p.ConferenceSID {
 			// A new conference numbers its callbacks afresh.
 			c.ConfSeen = false
 		}
 		if c.ConfSeen && p.Seq <= c.ConfSeq {
-			ch.Call = *c
-			return false
+			return false, EmitNone
 		}
 		c.ConferenceSID, c.ConfSeq, c.ConfSeen = p.ConferenceSID, p.Seq, true
 		if c.TopicID == "" {
@@ -167,20 +152,19 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 		}
 		switch {
 		case p.Leave:
-			ch.Emit = r.end(c, was.State)
+			return true, r.end(c, was.State)
 		case c.State == Routing:
 			c.State, c.Since = Online, r.now()
-			ch.Emit, joined = EmitOnline, true
+			return true, EmitOnline
 		case was.Muted != c.Muted || was.OnHold != c.OnHold:
-			ch.Emit = EmitOnline
+			return true, EmitOnline
 		}
-		ch.Call = *c
-		return true
+		return true, EmitNone
 	})
 	if err != nil {
 		return Change{}, fmt.Errorf("apply participant callback: %w", err)
 	}
-	if joined {
+	if ch.Emit == EmitOnline && ch.Was != Online {
 		return r.unlessEnded(ctx, sid, p, ch), nil
 	}
 	return ch, nil
@@ -195,19 +179,20 @@ func (r *Roster) unlessEnded(ctx context.Context, sid string, p Participant, joi
 	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || !over {
 		return joined
 	}
-	var ch Change
-	err := r.update(ctx, sid, &ch.Call, func(c *Call, _ bool) bool {
-		ch = Change{Call: *c}
-		if c.State != Online || c.ConferenceSID != p.ConferenceSID {
-			return false
+	takenBack := false
+	ch, err := r.change(ctx, sid, func(c *Call, _ bool) (bool, Emit) {
+		takenBack = c.State == Online && c.ConferenceSID == p.ConferenceSID && c.Version == joined.Call.Version
+		if !takenBack {
+			return false, EmitNone
 		}
-		r.end(c, Routing)
-		ch.Call = *c
-		return true
+		return true, r.end(c, Routing)
 	})
-	if err != nil {
+	if err != nil || !takenBack {
+		// The conference's end (or another change) came after the join and owes its own
+		// event, of a higher version: the join stands before it.
 		return joined
 	}
+	ch.Was = joined.Was
 	return ch
 }
 
@@ -239,8 +224,9 @@ func (r *Roster) endedAfter(ctx context.Context, conferenceSID string, seq int64
 
 // ConferenceEnd applies conference-end: every call of the topic still in that conference
 // leaves, and the end is recorded first, so that a participant callback of the conference
-// older than its end, arriving later or meanwhile, changes nothing.
-func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64, emit EmitFunc) ([]Change, error) {
+// older than its end, arriving later or meanwhile, changes nothing. It returns the changes
+// that owe an event.
+func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64) ([]Change, error) {
 	if err := r.recordEnd(ctx, conferenceSID, seq); err != nil {
 		return nil, fmt.Errorf("record conference end: %w", err)
 	}
@@ -253,19 +239,12 @@ func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID strin
 		if call.ConferenceSID != conferenceSID {
 			continue
 		}
-		ch, err := r.locked(call.CallSID, emit, func() (Change, error) {
-			var ch Change
-			err := r.update(ctx, call.CallSID, &ch.Call, func(c *Call, found bool) bool {
-				ch = Change{}
-				if !found || c.State == Ended || c.ConferenceSID != conferenceSID || (c.ConfSeen && seq <= c.ConfSeq) {
-					return false
-				}
-				c.ConfSeq, c.ConfSeen = seq, true
-				ch.Emit = r.end(c, c.State)
-				ch.Call = *c
-				return true
-			})
-			return ch, err
+		ch, err := r.change(ctx, call.CallSID, func(c *Call, found bool) (bool, Emit) {
+			if !found || c.State == Ended || c.ConferenceSID != conferenceSID || (c.ConfSeen && seq <= c.ConfSeq) {
+				return false, EmitNone
+			}
+			c.ConfSeq, c.ConfSeen = seq, true
+			return true, r.end(c, c.State)
 		})
 		if err != nil {
 			return out, fmt.Errorf("end conference: %w", err)
@@ -280,22 +259,13 @@ func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID strin
 // CallEnded applies a final call status (completed, busy, failed, no-answer, canceled) from
 // the call's own status callbacks, whose sequence numbers are their own. A call the roster
 // never saw is kept as ended so that a late conference callback cannot bring it online.
-func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64, emit EmitFunc) (Change, error) {
-	return r.locked(sid, emit, func() (Change, error) { return r.callEnded(ctx, sid, seq) })
-}
-
-func (r *Roster) callEnded(ctx context.Context, sid string, seq int64) (Change, error) {
-	var ch Change
-	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
-		ch = Change{}
+func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64) (Change, error) {
+	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
 		if found && (c.State == Ended || (c.CallSeen && seq <= c.CallSeq)) {
-			ch.Call = *c
-			return false
+			return false, EmitNone
 		}
 		c.CallSeq, c.CallSeen = seq, true
-		ch.Emit = r.end(c, c.State)
-		ch.Call = *c
-		return true
+		return true, r.end(c, c.State)
 	})
 	if err != nil {
 		return Change{}, fmt.Errorf("end call: %w", err)
@@ -307,20 +277,12 @@ func (r *Roster) callEnded(ctx context.Context, sid string, seq int64) (Change, 
 // reconciliation finds. A call that went online at or after listedAt is left alone: the
 // listing predates it. Calls not online yet (still routing) are not Twilio participants and
 // are left alone too.
-func (r *Roster) Vanished(ctx context.Context, sid string, listedAt time.Time, emit EmitFunc) (Change, error) {
-	return r.locked(sid, emit, func() (Change, error) { return r.vanished(ctx, sid, listedAt) })
-}
-
-func (r *Roster) vanished(ctx context.Context, sid string, listedAt time.Time) (Change, error) {
-	var ch Change
-	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
-		ch = Change{}
+func (r *Roster) Vanished(ctx context.Context, sid string, listedAt time.Time) (Change, error) {
+	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
 		if !found || c.State != Online || !c.Since.Before(listedAt) {
-			return false
+			return false, EmitNone
 		}
-		ch.Emit = r.end(c, c.State)
-		ch.Call = *c
-		return true
+		return true, r.end(c, c.State)
 	})
 	if err != nil {
 		return Change{}, fmt.Errorf("end vanished call: %w", err)

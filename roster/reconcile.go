@@ -29,16 +29,17 @@ type ListFunc func(ctx context.Context) (map[string]LiveCall, error)
 //     (fallback returns nil for conferences that are not the bridge's): its join was missed.
 //     An ended call is never brought back.
 //
-// A failed listing changes nothing.
-func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(topicID string) *Identity, emit EmitFunc) (ended, joined int, err error) {
+// It returns the changes that owe an event, and live, Twilio's listing. A failed listing
+// changes nothing.
+func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(topicID string) *Identity) (changes []Change, live map[string]LiveCall, err error) {
 	listedAt := r.now()
-	live, err := list(ctx)
+	live, err = list(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("list live calls: %w", err)
+		return nil, nil, fmt.Errorf("list live calls: %w", err)
 	}
 	calls, err := r.store.Live(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("list roster: %w", err)
+		return nil, live, fmt.Errorf("list roster: %w", err)
 	}
 	online := make(map[string]bool, len(calls))
 	for _, c := range calls {
@@ -49,27 +50,27 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(top
 		if _, ok := live[c.CallSID]; ok {
 			continue
 		}
-		ch, err := r.Vanished(ctx, c.CallSID, listedAt, emit)
+		ch, err := r.Vanished(ctx, c.CallSID, listedAt)
 		if err != nil {
-			return ended, joined, err
+			return changes, live, err
 		}
-		if ch.Emit == EmitLeaves {
-			ended++
+		if ch.Emit != EmitNone {
+			changes = append(changes, ch)
 		}
 	}
 	for sid, lc := range live {
 		if online[sid] {
 			continue
 		}
-		ch, err := r.locked(sid, emit, func() (Change, error) { return r.appear(ctx, sid, lc, fallback(lc.TopicID)) })
+		ch, err := r.appear(ctx, sid, lc, fallback(lc.TopicID))
 		if err != nil {
-			return ended, joined, err
+			return changes, live, err
 		}
-		if ch.Emit == EmitOnline {
-			joined++
+		if ch.Emit != EmitNone {
+			changes = append(changes, ch)
 		}
 	}
-	return ended, joined, nil
+	return changes, live, nil
 }
 
 // Sweep forgets stale calls: tombstones older than TombstoneTTL, and calls that never
@@ -85,16 +86,14 @@ func (r *Roster) Sweep(ctx context.Context) (int, error) {
 // appear brings online a call Twilio lists in a conference, unless it is online already or
 // ended. A call the roster never saw is named by fallback, and skipped when that is nil.
 func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *Identity) (Change, error) {
-	var ch Change
-	err := r.update(ctx, sid, &ch.Call, func(c *Call, found bool) bool {
-		ch = Change{}
+	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
 		switch {
 		case !found && fallback == nil:
-			return false
+			return false, EmitNone
 		case !found:
 			c.Identity, c.TopicID = *fallback, lc.TopicID
 		case c.State != Routing:
-			return false
+			return false, EmitNone
 		}
 		if c.TopicID == "" {
 			c.TopicID = lc.TopicID
@@ -104,8 +103,7 @@ func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *
 		}
 		c.State, c.Since = Online, r.now()
 		c.Muted, c.OnHold = lc.Muted, lc.OnHold
-		ch = Change{Call: *c, Emit: EmitOnline}
-		return true
+		return true, EmitOnline
 	})
 	if err != nil {
 		return Change{}, fmt.Errorf("join listed call: %w", err)

@@ -2,7 +2,6 @@ package roster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -62,27 +61,18 @@ func (r *Redis) liveKey() string              { return r.prefix + "live" }
 func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
 	key := r.callKey(sid)
 	txf := func(tx *redis.Tx) error {
-		c, found := Call{CallSID: sid}, false
-		v, err := tx.Get(ctx, key).Bytes()
+		stored, err := tx.Get(ctx, key).Bytes()
 		switch {
 		case errors.Is(err, redis.Nil):
+			stored = nil
 		case err != nil:
 			return err
-		default:
-			if c, err = decodeCall(sid, v); err != nil {
-				return err
-			}
-			found = true
 		}
-		before := c
-		if !fn(&c, found) {
-			return nil
+		u, err := updateCall(sid, stored, fn)
+		if err != nil || !u.save {
+			return err
 		}
-		c.CallSID = sid
-		b, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("encode call: %w", err)
-		}
+		before, c := u.before, u.after
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			var ttl time.Duration // online calls stay until they end
 			switch c.State {
@@ -91,8 +81,8 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 			case Routing:
 				ttl = RoutingTTL
 			}
-			p.Set(ctx, key, b, ttl)
-			if found && before.State != Ended && (before.TopicID != c.TopicID || c.State == Ended) {
+			p.Set(ctx, key, u.value, ttl)
+			if u.found && before.State != Ended && (before.TopicID != c.TopicID || c.State == Ended) {
 				p.SRem(ctx, r.topicKey(before.TopicID), sid)
 			}
 			if c.State == Ended {

@@ -66,11 +66,8 @@ func nextVersion(v int64, now time.Time) int64 {
 	return max(v+1, now.UnixMicro())
 }
 
-// Errors of the roster.
-var (
-	ErrNotFound = errors.New("call not found")
-	ErrClosed   = errors.New("store closed")
-)
+// ErrClosed marks an operation on a closed store.
+var ErrClosed = errors.New("store closed")
 
 // Store holds calls. Every implementation applies Update atomically per call: two updates of
 // the same call, from this process or another sharing the store, never interleave.

@@ -3,7 +3,6 @@ package roster
 import (
 	"context"
 	"fmt"
-	"os"
 	"reflect"
 	"sort"
 	"sync"
@@ -25,58 +24,6 @@ func TestBoltStore(t *testing.T) {
 
 func TestRedisStore(t *testing.T) {
 	runStoreSuite(t, func(t *testing.T) Store { return newTestRedis(t, "test:"+uuid.NewString()+":") })
-}
-
-// openTestBolt opens the bolt store in dir and closes it when the test ends.
-func openTestBolt(t *testing.T, dir string) *Bolt {
-	t.Helper()
-	s, err := OpenBolt(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-// redisURL is the Redis the tests use; scripts/test.sh makes sure one answers.
-func redisURL() string {
-	if u := os.Getenv("DIALIN_TEST_REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func newTestRedis(t *testing.T, prefix string) *Redis {
-	t.Helper()
-	s, err := OpenRedis(redisURL(), prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Ping(context.Background()); err != nil {
-		t.Fatalf("redis at %s does not answer (scripts/test.sh starts one): %v", redisURL(), err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		// A client of its own: the test may have closed s.
-		c, err := OpenRedis(redisURL(), prefix)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		ctx := context.Background()
-		keys, _ := c.rdb.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.rdb.Del(ctx, keys...)
-		}
-	})
-	return s
-}
-
-// expiresByTTL reports whether s forgets stale calls by itself (Redis key expiry) rather
-// than in Sweep.
-func expiresByTTL(s Store) bool {
-	_, ok := s.(*Redis)
-	return ok
 }
 
 // runStoreSuite checks the behaviour every Store must have. open returns a fresh, empty store
@@ -339,133 +286,6 @@ func runStoreSuite(t *testing.T, open func(t *testing.T) Store) {
 			t.Error("Sweep after Close succeeded")
 		}
 	})
-}
-
-// TestBoltReopen: no data is lost on restart. Everything an Update acknowledged is in the file
-// when it is opened again, indexes included.
-func TestBoltReopen(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := OpenBolt(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fullCall("CAfull")
-	mustUpdate(t, s, "CAfull", func(c *Call, _ bool) bool { *c = want; return true })
-	put(t, s, "CAroute", "B", Routing)
-	put(t, s, "CAended", "A", Ended)
-	put(t, s, "CAmoved", "A", Online)
-	put(t, s, "CAmoved", "B", Online)
-	// Updates acknowledged moments before the close, from many goroutines at once (they share
-	// group commits).
-	var wg sync.WaitGroup
-	for i := 0; i < 40; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Update(ctx, fmt.Sprintf("CAburst%02d", i), func(c *Call, _ bool) bool {
-				c.State, c.TopicID, c.CallSeq = Online, "C", int64(i)
-				return true
-			}); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	s = openTestBolt(t, dir)
-	got, found, err := s.Get(ctx, "CAfull")
-	if !found || err != nil {
-		t.Fatalf("after reopen: found %v err %v", found, err)
-	}
-	assertCall(t, got, want)
-	if c, found, _ := s.Get(ctx, "CAended"); !found || c.State != Ended {
-		t.Errorf("tombstone after reopen: %+v found %v", c, found)
-	}
-	assertSIDs(t, "Topic(A) after reopen", topicSIDs(t, s, "A"), "CAfull")
-	assertSIDs(t, "Topic(B) after reopen", topicSIDs(t, s, "B"), "CAroute", "CAmoved")
-	if got := topicSIDs(t, s, "C"); len(got) != 40 {
-		t.Errorf("Topic(C) after reopen has %d calls; want the 40 acknowledged", len(got))
-	}
-	for i := 0; i < 40; i++ {
-		if c, _, _ := s.Get(ctx, fmt.Sprintf("CAburst%02d", i)); c.CallSeq != int64(i) || c.State != Online {
-			t.Errorf("CAburst%02d after reopen: %+v", i, c)
-		}
-	}
-	// And the reopened store works as before.
-	put(t, s, "CAroute", "B", Ended)
-	assertSIDs(t, "Topic(B) after an end", topicSIDs(t, s, "B"), "CAmoved")
-}
-
-// TestRedisTwoClients: two instances' stores on one Redis apply a duplicate at once exactly
-// once (WATCH/MULTI), and ended calls get a TTL.
-func TestRedisTwoClients(t *testing.T) {
-	prefix := "test:" + uuid.NewString() + ":"
-	a, b := New(newTestRedis(t, prefix)), New(newTestRedis(t, prefix))
-	ctx := context.Background()
-	for i := 0; i < 30; i++ {
-		sid := fmt.Sprintf("CA%032d", i)
-		if _, err := a.Admit(ctx, sid, "A", Identity{DisplayName: "x"}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := b.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil, nil); err != nil {
-			t.Fatal(err)
-		}
-		var mu sync.Mutex
-		leaves := 0
-		count := func(ch Change) {
-			mu.Lock()
-			if ch.Emit == EmitLeaves {
-				leaves++
-			}
-			mu.Unlock()
-		}
-		var wg sync.WaitGroup
-		for _, r := range []*Roster{a, b, a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true}, nil, count); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		if leaves != 1 {
-			t.Fatalf("%s: %d leaves from a duplicate leave delivered four times at once; want 1", sid, leaves)
-		}
-	}
-	ttl, err := a.Store().(*Redis).rdb.TTL(ctx, prefix+"call:"+fmt.Sprintf("CA%032d", 0)).Result()
-	if err != nil || ttl <= 0 || ttl > TombstoneTTL {
-		t.Errorf("ended call TTL %v err %v; want (0, %v]", ttl, err, TombstoneTTL)
-	}
-}
-
-// TestRedisTTL: calls that never joined expire after RoutingTTL, online calls do not expire,
-// and an expired call leaves no trace in the topic's listing.
-func TestRedisTTL(t *testing.T) {
-	prefix := "test:" + uuid.NewString() + ":"
-	s := newTestRedis(t, prefix)
-	ctx := context.Background()
-	put(t, s, "CArouting", "A", Routing)
-	put(t, s, "CAonline", "A", Online)
-	if ttl, _ := s.rdb.TTL(ctx, prefix+"call:CArouting").Result(); ttl <= TombstoneTTL || ttl > RoutingTTL {
-		t.Errorf("routing call TTL %v; want (%v, %v]", ttl, TombstoneTTL, RoutingTTL)
-	}
-	if ttl, _ := s.rdb.TTL(ctx, prefix+"call:CAonline").Result(); ttl != -1 {
-		t.Errorf("online call TTL %v; want none", ttl)
-	}
-	s.rdb.Del(ctx, prefix+"call:CArouting") // as if it expired
-	a, err := s.Topic(ctx, "A")
-	if err != nil || len(a) != 1 || a[0].CallSID != "CAonline" {
-		t.Errorf("topic after expiry: %v %v", sidList(a), err)
-	}
-	if n, _ := s.rdb.SCard(ctx, prefix+"topic:A").Result(); n != 1 {
-		t.Errorf("topic set keeps %d members; want 1", n)
-	}
 }
 
 // fullCall is a call with every field set to something other than its zero value.

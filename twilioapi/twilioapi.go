@@ -5,7 +5,6 @@ package twilioapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -22,9 +21,6 @@ const DefaultBaseURL = "https://api.twilio.com"
 
 // Timeout caps each REST request.
 const Timeout = 10 * time.Second
-
-// ErrNotFound marks a call Twilio does not know (HTTP 404).
-var ErrNotFound = errors.New("twilio: not found")
 
 // Client calls Twilio's REST API.
 type Client struct {
@@ -131,9 +127,19 @@ func classify(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var te *client.TwilioRestError
-	if errors.As(err, &te) && te.Status == http.StatusNotFound {
-		return fmt.Errorf("%s: %w", what, ErrNotFound)
-	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// ValidSID reports whether s is a Twilio SID with the given two-letter prefix (CA for a
+// call, CF for a conference, AC for an account): the prefix and 32 hexadecimal digits.
+func ValidSID(s, prefix string) bool {
+	if len(s) != 34 || s[:2] != prefix {
+		return false
+	}
+	for _, r := range s[2:] {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }

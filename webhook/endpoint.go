@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/twilioapi"
 )
 
 // request is a webhook that passed the checks every endpoint shares.
@@ -74,7 +76,7 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 			fail(http.StatusBadRequest, "bad_request", "parameters are not a valid form")
 			return
 		}
-		if cs := form.Get("CallSid"); validSID(cs, "CA") {
+		if cs := form.Get("CallSid"); twilioapi.ValidSID(cs, "CA") {
 			log = log.With("call_sid", cs)
 		}
 		rep, err := fn(request{ctx: r.Context(), form: form, query: r.URL.Query(), log: log})

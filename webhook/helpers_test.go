@@ -18,6 +18,7 @@ import (
 	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
 	"github.com/dialin-bridge/dialin-bridge/roster"
 	"github.com/dialin-bridge/dialin-bridge/webhook"
@@ -142,7 +143,10 @@ func newBridge(t *testing.T, options ...bridgeOption) *bridge {
 	b := &bridge{t: t, opts: opts, store: roster.NewMemory(), pub: &fakePublisher{}, logs: &syncBuffer{}}
 	b.ros = roster.New(b.store)
 	log := slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h := webhook.New(opts, b.ros, func() *rooms.Rooms { return rs }, b.pub, nil, log)
+	roomsNow := func() *rooms.Rooms { return rs }
+	core := presence.New(presence.Options{Roster: b.ros, Rooms: roomsNow, DefaultPictureURL: opts.DefaultPictureURL,
+		Sinks: []presence.Sink{b.pub}, Log: log})
+	h := webhook.New(opts, core, roomsNow, nil, log)
 	b.srv = httptest.NewServer(h)
 	t.Cleanup(b.srv.Close)
 	return b

@@ -6,6 +6,9 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/clip"
+	"github.com/dialin-bridge/dialin-bridge/twilioapi"
 )
 
 // ErrBadRequest marks a signed request that lacks what its endpoint needs. Its text is the
@@ -16,26 +19,12 @@ func badRequest(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
 }
 
-// validSID reports whether s is a Twilio SID with the given two-letter prefix: the prefix and
-// 32 hexadecimal digits.
-func validSID(s, prefix string) bool {
-	if len(s) != 34 || s[:2] != prefix {
-		return false
-	}
-	for _, r := range s[2:] {
-		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
 func sid(form url.Values, key, prefix string) (string, error) {
 	v := form.Get(key)
 	if v == "" {
 		return "", badRequest("missing %s", key)
 	}
-	if !validSID(v, prefix) {
+	if !twilioapi.ValidSID(v, prefix) {
 		return "", badRequest("malformed %s", key)
 	}
 	return v, nil
@@ -145,7 +134,7 @@ func eventName(form url.Values, key string) (string, error) {
 		return "", badRequest("missing %s", key)
 	}
 	if !wellFormedName(v) {
-		return "", badRequest("malformed %s %q", key, truncate(v, 40))
+		return "", badRequest("malformed %s %q", key, clip.String(v, 40))
 	}
 	return v, nil
 }
@@ -247,12 +236,4 @@ func parseCallStatus(form url.Values) (callStatus, error) {
 		return callStatus{}, err
 	}
 	return callStatus{CallSID: s, Status: st, Final: finalStatuses[st], Seq: seq}, nil
-}
-
-// truncate keeps echoed input short and printable.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		s = s[:n]
-	}
-	return strings.ToValidUTF8(s, "?")
 }

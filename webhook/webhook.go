@@ -1,9 +1,10 @@
-// Package webhook answers Twilio's voice webhooks: it checks their signatures, routes incoming
-// calls to topics with TwiML, applies conference and call status callbacks to the roster, and
-// publishes the presence events they call for through a Publisher it declares.
+// Package webhook answers Twilio's voice webhooks: it checks their signatures, parses them,
+// routes incoming calls to topics with TwiML, and hands each change of a call to the presence
+// core through the Core interface it declares.
 package webhook
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -11,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/twilio/twilio-go/client"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
@@ -33,22 +33,24 @@ const MaxBody = 64 << 10
 // ErrBadSignature marks a request whose X-Twilio-Signature is missing or wrong.
 var ErrBadSignature = errors.New("missing or invalid X-Twilio-Signature")
 
-// Publisher sends a presence event to every room client subscribed to the event's topic.
-type Publisher interface {
-	Publish(ev mapper.Event)
+// Core is what the webhooks need of the presence core: it applies each change of a call
+// and publishes what that owes. The bool results say whether the callback owed an event.
+type Core interface {
+	Admit(ctx context.Context, sid, topicID string, id roster.Identity) error
+	Participant(ctx context.Context, sid string, p roster.Participant) (bool, error)
+	CallEnded(ctx context.Context, sid string, seq int64) (bool, error)
+	ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64) (left int, err error)
 }
 
 // Observer is told the outcome of every webhook, for metrics. result is "ok", "ignored",
 // "bad_signature", "bad_request", "too_large", "method" or "error".
 type Observer interface {
 	Webhook(endpoint, result string, took time.Duration)
-	Emitted(category string)
 }
 
 type nopObserver struct{}
 
 func (nopObserver) Webhook(string, string, time.Duration) {}
-func (nopObserver) Emitted(string)                        {}
 
 // Options configure the handler.
 type Options struct {
@@ -75,9 +77,8 @@ type Options struct {
 // Handler serves the four webhook endpoints.
 type Handler struct {
 	opts      Options
-	roster    *roster.Roster
+	core      Core
 	rooms     func() *rooms.Rooms
-	pub       Publisher
 	log       *slog.Logger
 	obs       Observer
 	validator client.RequestValidator
@@ -86,7 +87,7 @@ type Handler struct {
 }
 
 // New returns a Handler. rooms returns the rooms file in force (it may be reloaded).
-func New(opts Options, r *roster.Roster, rooms func() *rooms.Rooms, pub Publisher, obs Observer, log *slog.Logger) *Handler {
+func New(opts Options, core Core, rooms func() *rooms.Rooms, obs Observer, log *slog.Logger) *Handler {
 	if obs == nil {
 		obs = nopObserver{}
 	}
@@ -102,9 +103,8 @@ func New(opts Options, r *roster.Roster, rooms func() *rooms.Rooms, pub Publishe
 	}
 	h := &Handler{
 		opts:      opts,
-		roster:    r,
+		core:      core,
 		rooms:     rooms,
-		pub:       pub,
 		log:       log,
 		obs:       obs,
 		validator: client.NewRequestValidator(opts.AuthToken),
@@ -167,7 +167,7 @@ func (h *Handler) voice(req request) (reply, error) {
 	}
 	// A store failure must not drop the caller: answer all the same, and let the conference
 	// callbacks name the call as best they can.
-	if _, err := h.roster.Admit(req.ctx, in.CallSID, topic.ID, id); err != nil {
+	if err := h.core.Admit(req.ctx, in.CallSID, topic.ID, id); err != nil {
 		log.Error("cannot store the incoming call", "err", err)
 	}
 	if !ok {
@@ -195,7 +195,7 @@ func (h *Handler) pin(req request) (reply, error) {
 		x, err := h.pinTwiML(p.Attempt+1, sayWrongPIN)
 		return reply{twiml: x, result: "ok"}, err
 	}
-	if _, err := h.roster.Admit(req.ctx, p.CallSID, topic.ID, h.identity(p.incoming)); err != nil {
+	if err := h.core.Admit(req.ctx, p.CallSID, topic.ID, h.identity(p.incoming)); err != nil {
 		req.log.Error("cannot store the routed call", "err", err)
 	}
 	req.log.Info("call routed", "topic", topic.ID, "by", "pin")
@@ -211,28 +211,28 @@ func (h *Handler) conference(req request) (reply, error) {
 	log := req.log.With("event", c.Event, "seq", c.Seq)
 	switch c.Event {
 	case evConferenceEnd:
-		chs, err := h.roster.ConferenceEnd(req.ctx, c.TopicID, c.ConferenceSID, c.Seq, h.emit)
+		left, err := h.core.ConferenceEnd(req.ctx, c.TopicID, c.ConferenceSID, c.Seq)
 		if err != nil {
 			return reply{}, err
 		}
-		log.Info("conference ended", "topic", c.TopicID, "left", len(chs))
+		log.Info("conference ended", "topic", c.TopicID, "left", left)
 		return reply{result: "ok"}, nil
 	case evJoin, evLeave, evMute, evUnmute, evHold, evUnhold:
 	default:
 		return reply{result: "ignored"}, nil
 	}
-	ch, err := h.roster.Participant(req.ctx, c.CallSID, roster.Participant{
+	emitted, err := h.core.Participant(req.ctx, c.CallSID, roster.Participant{
 		ConferenceSID: c.ConferenceSID,
 		TopicID:       c.TopicID,
 		Seq:           c.Seq,
 		Muted:         c.Muted,
 		OnHold:        c.OnHold,
 		Leave:         c.Event == evLeave,
-	}, h.Fallback(c.TopicID), h.emit)
+	})
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{result: result(ch)}, nil
+	return reply{result: result(emitted)}, nil
 }
 
 func (h *Handler) status(req request) (reply, error) {
@@ -243,62 +243,17 @@ func (h *Handler) status(req request) (reply, error) {
 	if !s.Final {
 		return reply{result: "ignored"}, nil
 	}
-	ch, err := h.roster.CallEnded(req.ctx, s.CallSID, s.Seq, h.emit)
+	emitted, err := h.core.CallEnded(req.ctx, s.CallSID, s.Seq)
 	if err != nil {
 		return reply{}, err
 	}
-	return reply{result: result(ch)}, nil
+	return reply{result: result(emitted)}, nil
 }
 
-// Fallback names a participant the roster never saw (it reached the conference some other
-// way, or its incoming call could not be stored). It is shown only in a conference of a
-// known topic, and without a number; nil otherwise.
-func (h *Handler) Fallback(topicID string) *roster.Identity {
-	if _, known := h.rooms().Topic(topicID); !known {
-		return nil
+// result is the outcome of a callback for the metrics: "ok" when it owed an event.
+func result(emitted bool) string {
+	if emitted {
+		return "ok"
 	}
-	return &roster.Identity{DisplayName: mapper.HiddenName, PictureURL: h.opts.DefaultPictureURL}
+	return "ignored"
 }
-
-func result(ch roster.Change) string {
-	if ch.Emit == roster.EmitNone {
-		return "ignored"
-	}
-	return "ok"
-}
-
-// emit publishes the event a roster change owes. The roster calls it with the call locked.
-func (h *Handler) emit(ch roster.Change) {
-	ev := Event(ch)
-	h.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID)
-	h.pub.Publish(ev)
-	h.obs.Emitted(ev.Category)
-}
-
-// Event is the presence event a roster change owes.
-func Event(ch roster.Change) mapper.Event {
-	p := Party(ch.Call)
-	if ch.Emit == roster.EmitLeaves {
-		return mapper.Leaves(p, uuid.NewString())
-	}
-	return mapper.Online(p, uuid.NewString())
-}
-
-// Party is the mapper's view of a roster call.
-func Party(c roster.Call) mapper.Party {
-	return mapper.Party{
-		CallSID:     c.CallSID,
-		TopicID:     c.TopicID,
-		Username:    c.Username,
-		DisplayName: c.DisplayName,
-		PictureURL:  c.PictureURL,
-		Role:        c.Role,
-		Muted:       c.Muted,
-		OnHold:      c.OnHold,
-		Version:     c.Version,
-	}
-}
-
-// Emit returns the roster's emit function publishing through h, for other owners of roster
-// changes (reconciliation).
-func (h *Handler) Emit() roster.EmitFunc { return h.emit }

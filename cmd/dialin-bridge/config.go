@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,7 +22,7 @@ const envPrefix = "DIALIN"
 // rawEnv is the environment as given. Every field is a string so that one pass can check all
 // of them and name each bad one, rather than stop at the first.
 type rawEnv struct {
-	Dev               string `split_words:"true" default:"false"`
+	Dev string `split_words:"true" default:"false"`
 	PlatformEnv
 	ListenAddr        string `split_words:"true"`
 	PublicURL         string `split_words:"true"`
@@ -39,6 +38,7 @@ type rawEnv struct {
 	CallerID          string `split_words:"true" default:"masked"`
 	DefaultPictureURL string `split_words:"true"`
 	ReconcileInterval string `split_words:"true" default:"1m"`
+	PingInterval      string `split_words:"true"`
 	AllowedOrigins    string `split_words:"true" default:"*"`
 	DebugAddr         string `split_words:"true"`
 	SayVoice          string `split_words:"true"`
@@ -50,6 +50,10 @@ type rawEnv struct {
 type Secret string
 
 // String hides the value.
+// defaultPingInterval is DIALIN_PING_INTERVAL's default, socket.io 2.x servers' own
+// pingInterval order of magnitude.
+const defaultPingInterval = 10 * time.Second
+
 func (Secret) String() string { return "<secret>" }
 
 // GoString hides the value from %#v too.
@@ -92,6 +96,10 @@ type Config struct {
 	DefaultPictureURL string
 	// ReconcileInterval bounds how long a call whose end was missed stays in the room.
 	ReconcileInterval time.Duration
+	// PingInterval is how often socket clients ping; a client silent for one and a half
+	// intervals is dropped, so it bounds how long a vanished client stays in its topics.
+	// Tests shorten it.
+	PingInterval time.Duration
 	// AllowedOrigins are the browser origins whose pages may open socket.io connections (nil:
 	// any). A web app on another origin than the bridge is the usual client; a list keeps
 	// other sites' pages from using a visitor's browser as a client.
@@ -180,7 +188,7 @@ func (raw rawEnv) validate() (Config, error) {
 	if c.AuthToken != "" && !alphanumeric(string(c.AuthToken)) {
 		bad("TWILIO_AUTH_TOKEN must be letters and digits only, as Twilio issues it")
 	}
-	if c.AccountSID != "" && !validAccountSID(c.AccountSID) {
+	if c.AccountSID != "" && !twilioapi.ValidSID(c.AccountSID, "AC") {
 		bad("TWILIO_ACCOUNT_SID must be AC followed by 32 hexadecimal digits")
 	}
 	if c.TwilioAPIURL == "" {
@@ -213,6 +221,13 @@ func (raw rawEnv) validate() (Config, error) {
 		bad("%s must be a positive Go duration such as 1m", env("RECONCILE_INTERVAL"))
 	} else {
 		c.ReconcileInterval = d
+	}
+	if strings.TrimSpace(raw.PingInterval) == "" {
+		c.PingInterval = defaultPingInterval
+	} else if d, err := time.ParseDuration(strings.TrimSpace(raw.PingInterval)); err != nil || d < 100*time.Millisecond {
+		bad("%s must be a Go duration of at least 100ms, such as 10s", env("PING_INTERVAL"))
+	} else {
+		c.PingInterval = d
 	}
 	if origins, err := parseOrigins(raw.AllowedOrigins); err != nil {
 		bad("%s %v", env("ALLOWED_ORIGINS"), err)
@@ -253,14 +268,6 @@ func alphanumeric(s string) bool {
 		}
 	}
 	return true
-}
-
-func validAccountSID(s string) bool {
-	if len(s) != 34 || !strings.HasPrefix(s, "AC") {
-		return false
-	}
-	_, err := hex.DecodeString(s[2:])
-	return err == nil
 }
 
 func absoluteURL(s string) bool {

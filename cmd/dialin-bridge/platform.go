@@ -11,18 +11,15 @@ import (
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/platform"
-	"github.com/dialin-bridge/dialin-bridge/publisher"
-	"github.com/dialin-bridge/dialin-bridge/roster"
-	"github.com/dialin-bridge/dialin-bridge/webhook"
+	"github.com/dialin-bridge/dialin-bridge/presence"
 )
 
 // platformMode is platform mode (contract §5) wired into the bridge: the sink that publishes
 // into the room platform's own socket.io cluster and answers its requests. A nil
 // *platformMode is platform mode off; every method works on it.
 //
-// The seam is thin on purpose: the sink gets each event where the bridge's own clients get
-// it (the webhook handler's Publisher, which reconciliation publishes through too), and the
-// platform's requests go to the roster the room side uses.
+// The platform is one more sink of the presence core, and a second source of room requests
+// beside the bridge's own socket clients.
 type platformMode struct {
 	sink *platform.Sink
 	rdb  *redis.Client
@@ -30,8 +27,10 @@ type platformMode struct {
 	done chan struct{}
 }
 
-// startPlatform starts platform mode when it is configured; close stops it.
-func startPlatform(cfg PlatformConfig, ros *roster.Roster, side roomSide, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
+// newPlatform builds platform mode when it is configured; start runs it and close stops it.
+// The platform's requests go to the presence core, as the room side's do: requests holds it
+// by the time start is called.
+func newPlatform(cfg PlatformConfig, requests *roomRequests, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
 	if cfg.Mode == "" {
 		return nil, nil
 	}
@@ -46,20 +45,28 @@ func startPlatform(cfg PlatformConfig, ros *roster.Roster, side roomSide, met *m
 		Namespace: cfg.Namespace,
 		Rooms:     cfg.Rooms,
 		Removals:  cfg.Removals,
-		Roster:    platformRoster{side},
-		Live:      liveParties(ros),
+		Roster:    platformRoster{requests},
+		Live:      func(ctx context.Context) ([]mapper.Event, error) { return requests.Live(ctx) },
 		Observer:  met.Platform(),
 		Log:       log.With("component", "platform"),
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &platformMode{sink: sink, rdb: rdb, stop: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		sink.Run(ctx)
-	}()
+	p := &platformMode{sink: sink, rdb: rdb, done: make(chan struct{})}
 	log.Info("platform mode: publishing into the platform's socket.io cluster", "key", cfg.Key,
 		"namespace", cfg.Namespace, "room", cfg.Room, "removals", cfg.Removals, "uid", sink.UID())
 	return p, nil
+}
+
+// start runs the sink: its publisher, its listener and its health loop.
+func (p *platformMode) start() {
+	if p == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	go func() {
+		defer close(p.done)
+		p.sink.Run(ctx)
+	}()
 }
 
 // close stops the sink, waits for it, and closes its Redis client.
@@ -67,8 +74,10 @@ func (p *platformMode) close() {
 	if p == nil {
 		return
 	}
-	p.stop()
-	<-p.done
+	if p.stop != nil {
+		p.stop()
+		<-p.done
+	}
 	p.rdb.Close()
 }
 
@@ -80,49 +89,22 @@ func (p *platformMode) ready(ctx context.Context) error {
 	return p.sink.Ready(ctx)
 }
 
-// publisher is pub, and with platform mode on, the platform as well.
-func (p *platformMode) publisher(pub webhook.Publisher) webhook.Publisher {
+// sinks is the core's sinks: the bridge's own clients, and with platform mode on, the
+// platform as well.
+func (p *platformMode) sinks(pub presence.Sink) []presence.Sink {
 	if p == nil {
-		return pub
+		return []presence.Sink{pub}
 	}
-	return tee{Publisher: pub, sink: p.sink}
+	return []presence.Sink{pub, p.sink}
 }
 
-// tee sends each event to the bridge's own clients, then queues it for the platform.
-type tee struct {
-	webhook.Publisher
-	sink *platform.Sink
-}
-
-func (t tee) Publish(ev mapper.Event) {
-	t.Publisher.Publish(ev)
-	t.sink.Publish(ev)
-}
-
-// platformRoster is the room side's roster, in the platform's terms.
-type platformRoster struct{ roomSide }
+// platformRoster is the presence core, in the platform's terms.
+type platformRoster struct{ *roomRequests }
 
 func (r platformRoster) Remove(ctx context.Context, topicID, callSID string) error {
-	err := r.roomSide.Remove(ctx, topicID, callSID)
-	if errors.Is(err, publisher.ErrUnknownParty) {
+	err := r.roomRequests.Remove(ctx, topicID, callSID)
+	if errors.Is(err, presence.ErrUnknownParty) {
 		return platform.ErrUnknownParty
 	}
 	return err
-}
-
-// liveParties lists every phone party online, from the store every instance shares.
-func liveParties(ros *roster.Roster) platform.LiveFunc {
-	return func(ctx context.Context) ([]mapper.Event, error) {
-		calls, err := ros.Store().Live(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var events []mapper.Event
-		for _, c := range calls {
-			if c.State == roster.Online {
-				events = append(events, webhook.Event(roster.Change{Call: c, Emit: roster.EmitOnline}))
-			}
-		}
-		return events, nil
-	}
 }

@@ -12,11 +12,13 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/metrics"
+	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
 	"github.com/dialin-bridge/dialin-bridge/publisher/sio"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
@@ -32,7 +34,7 @@ const shutdownTimeout = 8 * time.Second
 var exampleRooms []byte
 
 // run starts the bridge and returns the process's exit code once it stops.
-func run(args []string, stderr io.Writer) int {
+func run(stderr io.Writer) int {
 	cfg, err := loadConfig()
 	if err != nil {
 		fmt.Fprintln(stderr, "dialin-bridge:", err)
@@ -108,7 +110,21 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 			log.Error("close store", "err", err)
 		}
 	}()
-	ros := roster.New(store)
+	// Every goroutine started below is one of bg's, stopped by stopBg and waited for before
+	// the store closes (deferred functions run in reverse order).
+	var bg sync.WaitGroup
+	bgctx, stopBg := context.WithCancel(ctx)
+	defer func() {
+		stopBg()
+		bg.Wait()
+	}()
+	spawn := func(f func(ctx context.Context)) {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			f(bgctx)
+		}()
+	}
 
 	pem, err := publisher.LoadPublicKey(cfg.JWTPublicKeyFile)
 	if err != nil {
@@ -131,18 +147,11 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		log.Warn("no Twilio credentials: reconciliation and hang-up are off")
 	}
 
-	met := metrics.New(func(ctx context.Context) (int, error) {
-		calls, err := store.Live(ctx)
-		n := 0
-		for _, c := range calls {
-			if c.State == roster.Online {
-				n++
-			}
-		}
-		return n, err
-	})
+	met := metrics.New()
+	var rest presence.Twilio
 	if twilio != nil {
 		twilio.Observe(met.REST)
+		rest = twilio
 	}
 
 	var fanout publisher.Fanout
@@ -150,21 +159,36 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		// Several instances: every event goes through Redis to every instance's clients.
 		fanout = publisher.NewRedisFanout(rs.Client(), roster.DefaultRedisPrefix+"events")
 	}
+	// The room side asks the core for parties and removals, and the core publishes through
+	// the room side: the room side is built first, with the core it will ask filled in below.
+	requests := &roomRequests{}
 	pub := publisher.New(publisher.Options{
 		Auth:     auth,
-		Roster:   roomSide{roster: ros, twilio: twilio},
+		Roster:   requests,
 		Observer: met,
 		Fanout:   fanout,
-		Socket:   sio.Options{AllowedOrigins: cfg.AllowedOrigins},
+		Socket: sio.Options{AllowedOrigins: cfg.AllowedOrigins,
+			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingInterval * 3 / 2},
 	}, log)
 	pub.Serve()
 	defer pub.Close()
 
-	plat, err := startPlatform(cfg.Platform, ros, roomSide{roster: ros, twilio: twilio}, met, log)
+	plat, err := newPlatform(cfg.Platform, requests, met, log)
 	if err != nil {
 		return err
 	}
 	defer plat.close()
+	core := presence.New(presence.Options{
+		Roster:            roster.New(store),
+		Rooms:             current.Load,
+		DefaultPictureURL: cfg.DefaultPictureURL,
+		Sinks:             plat.sinks(pub),
+		Twilio:            rest,
+		Shown:             pub,
+		Ready:             pub.Ready,
+		Observer:          met,
+		Log:               log,
+	})
 
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
@@ -175,11 +199,12 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayVoice:          cfg.SayVoice,
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
-	}, ros, current.Load, plat.publisher(pub), met, log)
+	}, core, current.Load, met, log)
+	requests.Core = core
+	plat.start()
 
-	var reconciled atomic.Bool
-	go reconcileLoop(ctx, cfg, log, ros, twilio, hooks, pub, met, &reconciled)
-	go reloadOnHUP(ctx, cfg, log, &current)
+	spawn(func(ctx context.Context) { core.Run(ctx, cfg.ReconcileInterval) })
+	spawn(func(ctx context.Context) { reloadOnHUP(ctx, cfg, log, &current) })
 
 	mux := http.NewServeMux()
 	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
@@ -204,7 +229,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		if !reconciled.Load() {
+		if !core.Reconciled() {
 			http.Error(w, "first reconciliation not done", http.StatusServiceUnavailable)
 			return
 		}
@@ -212,7 +237,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	})
 
 	if cfg.DebugAddr != "" {
-		go serveDebug(ctx, cfg.DebugAddr, log)
+		spawn(func(ctx context.Context) { serveDebug(ctx, cfg.DebugAddr, log) })
 	}
 
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
@@ -223,7 +248,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	log.Info("dialin-bridge listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"store", cfg.Store, "caller_id", string(cfg.CallerID))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(limits.listener(ln, met)) }()
+	spawn(func(context.Context) { served <- srv.Serve(limits.listener(ln, met)) })
 
 	select {
 	case err := <-served:
@@ -237,54 +262,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	pub.Close()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown cut short", "err", err)
+		srv.Close()
 	}
 	return nil
-}
-
-// reconcileLoop reconciles the roster with Twilio at start and every interval.
-func reconcileLoop(ctx context.Context, cfg Config, log *slog.Logger, ros *roster.Roster, twilio *twilioapi.Client, hooks *webhook.Handler, pub *publisher.Server, met *metrics.Metrics, done *atomic.Bool) {
-	tick := time.NewTicker(cfg.ReconcileInterval)
-	defer tick.Stop()
-	for {
-		// What reconciliation emits must reach every instance's clients: with a fan-out
-		// whose subscription is not live (Redis just came back), wait for the next tick.
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		fanoutErr := pub.Ready(pctx)
-		cancel()
-		if fanoutErr != nil {
-			log.Warn("reconciliation postponed", "err", fanoutErr)
-		}
-		if twilio != nil && fanoutErr == nil {
-			rctx, cancel := context.WithTimeout(ctx, 2*twilioapi.Timeout)
-			var live map[string]roster.LiveCall
-			list := func(ctx context.Context) (m map[string]roster.LiveCall, err error) {
-				m, err = liveCalls(twilio)(ctx)
-				live = m
-				return m, err
-			}
-			ended, joined, err := ros.Reconcile(rctx, list, hooks.Fallback, hooks.Emit())
-			retracted := 0
-			if err == nil {
-				retracted, err = retractGhosts(rctx, ros, pub, live)
-			}
-			cancel()
-			met.Reconciled(ended+retracted, err)
-			if err != nil {
-				log.Warn("reconciliation failed; roster unchanged", "err", err)
-			} else if ended+joined+retracted > 0 {
-				log.Info("reconciled with Twilio", "ended", ended, "joined", joined, "retracted", retracted)
-			}
-		}
-		if _, err := ros.Sweep(ctx); err != nil {
-			log.Warn("sweeping ended calls failed", "err", err)
-		}
-		done.Store(true)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
 }
 
 // reloadOnHUP reloads the rooms file on SIGHUP. A bad file is logged and the old one kept.
@@ -318,12 +298,13 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-	}()
+	defer context.AfterFunc(ctx, func() { srv.Close() })()
 	log.Warn("pprof debug server listening", "addr", addr)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("debug server", "err", err)
 	}
 }
+
+// roomRequests is the presence core as the room side's Roster, set once the core is built
+// and before anything is served.
+type roomRequests struct{ *presence.Core }

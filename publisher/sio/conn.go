@@ -176,10 +176,12 @@ func (c *Conn) handle(p packet) {
 			c.srv.refused("packet")
 			return
 		}
-		ack := c.srv.opts.Handler.Event(c, name, arg)
-		if p.id >= 0 {
-			c.Send(ackPacket(nsp, p.id, ack))
-		}
+		id := p.id
+		c.srv.opts.Handler.Event(c, name, arg, func(ack []byte) {
+			if id >= 0 {
+				c.Send(ackPacket(nsp, id, ack))
+			}
+		})
 	}
 	// Acknowledgements (the server asks for none) and ERROR packets from a client mean
 	// nothing here.

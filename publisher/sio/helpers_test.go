@@ -35,11 +35,11 @@ func (h *echoHandler) Connect(c *Conn, q url.Values) (any, error) {
 	return "state", nil
 }
 
-func (h *echoHandler) Event(c *Conn, name string, arg json.RawMessage) []byte {
+func (h *echoHandler) Event(c *Conn, name string, arg json.RawMessage, reply func([]byte)) {
 	if name == "SHOUT" {
 		c.Send(EventPacket("/chat", "HEARD", arg))
 	}
-	return arg
+	reply(arg)
 }
 
 func (h *echoHandler) Disconnect(c *Conn) {

@@ -33,9 +33,12 @@ type Handler interface {
 	// ERROR packet with the error's text, and its session closes unless it connects again
 	// before the join timeout.
 	Connect(c *Conn, query url.Values) (state any, err error)
-	// Event is an event of a connected client. The JSON it returns answers the event's
-	// acknowledgement when the client asked for one (nil: an empty one).
-	Event(c *Conn, name string, arg json.RawMessage) (ack []byte)
+	// Event is an event of a connected client. The handler calls reply once with the JSON
+	// that answers the event's acknowledgement (nil: an empty one), at once or later from
+	// another goroutine: an event whose answer waits on something slow is answered off the
+	// read loop, and the client's next events are read meanwhile. reply sends nothing when
+	// the client did not ask for an acknowledgement, or has gone.
+	Event(c *Conn, name string, arg json.RawMessage, reply func(ack []byte))
 	// Disconnect is the end of a connected client: it left the namespace, or its session
 	// closed.
 	Disconnect(c *Conn)

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/jwttest"
 )
 
 func presenceReq(category, topic string, content any, loopback string) map[string]any {
@@ -181,17 +183,24 @@ func removal(topic, sid, loopback string) map[string]any {
 	return presenceReq("party.removed", topic, map[string]any{"attendee": map[string]string{"attendeeType": "userId", "attendee": sid}}, loopback)
 }
 
-// TestRemoval: an admin removes a phone party: Twilio is asked to hang up, the topic hears
-// party.removed, and the leaves follows Twilio's callback. Members, unknown and other-topic
-// parties are refused; a Twilio failure is refused and changes nothing.
-func TestRemoval(t *testing.T) {
-	t.Parallel()
+// removalWorld is a bridge on a fake Twilio with a watcher of topic A and an admin of
+// every topic subscribed to it.
+func removalWorld(t *testing.T) (*fakeTwilio, *bridge, *client, *client) {
 	twilio := newFakeTwilio(t)
 	b := startBridge(t, prodEnv(t, twilio))
 	watcher := subscriber(t, b, topicA, "websocket")
 	admin := connect(t, b, token("boss", "admin", "*"), "websocket")
 	admin.connected()
 	admin.subscribe(topicA)
+	return twilio, b, watcher, admin
+}
+
+// TestRemoval: an admin removes a phone party: Twilio is asked to hang up, the topic hears
+// party.removed, and the leaves follows Twilio's callback. Members, unknown and other-topic
+// parties are refused; a Twilio failure is refused and changes nothing.
+func TestRemoval(t *testing.T) {
+	t.Parallel()
+	twilio, b, watcher, admin := removalWorld(t)
 	member := connect(t, b, token("bob", "member", topicA), "websocket")
 	member.connected()
 	member.subscribe(topicA)
@@ -273,7 +282,7 @@ func TestPartiesAPI(t *testing.T) {
 		"no token":    {"", 401},
 		"bad token":   {"x.y.z", 401},
 		"other topic": {token("op", "member", topicB), 403},
-		"expired":     {mintJWT(jwtSecret, map[string]any{"sub": "op", "topics": []string{"*"}, "exp": time.Now().Add(-time.Hour).Unix()}), 401},
+		"expired":     {jwttest.HS256(jwtSecret, map[string]any{"sub": "op", "topics": []string{"*"}, "exp": time.Now().Add(-time.Hour).Unix()}), 401},
 	} {
 		if r := b.get(path, tc.bearer); r.Status != tc.want {
 			t.Errorf("%s: status %d; want %d", name, r.Status, tc.want)

@@ -1,0 +1,198 @@
+// Package presence is the presence core: it owns the flow from a change of a phone call to
+// the events every sink shows. It applies each change a webhook or reconciliation brings to
+// the roster, maps what the roster says changed to presence events (mapper), and hands them
+// to its sinks (the bridge's own room clients with their cross-instance fan-out, and the room
+// platform's cluster), in order per call. It also answers the room side's requests that need
+// the roster or Twilio: the parties of a topic, and the removal of one.
+//
+// Sinks and the other parts it drives are interfaces declared here; cmd/dialin-bridge wires
+// the implementations.
+package presence
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/google/uuid"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/rooms"
+	"github.com/dialin-bridge/dialin-bridge/roster"
+)
+
+// Sink shows presence events somewhere: to the bridge's own room clients, to other
+// instances, to the room platform. Publish is called with the events of one call in the
+// order of their versions, and must not block: a sink that does slow work (network) queues
+// it for a goroutine of its own.
+type Sink interface {
+	Publish(ev mapper.Event)
+}
+
+// Observer is told of the events the core publishes and of reconciliations, for metrics.
+type Observer interface {
+	Emitted(category string)
+	Reconciled(ended int, err error)
+	// Online is the number of phone parties online, each time it changes (see Core.Online).
+	Online(n int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Emitted(string)        {}
+func (nopObserver) Reconciled(int, error) {}
+func (nopObserver) Online(int)            {}
+
+// ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
+var ErrUnknownParty = errors.New("no such phone party in the topic")
+
+// ErrNoTwilio marks a request that needs Twilio's REST API when the bridge has no credentials.
+var ErrNoTwilio = errors.New("no Twilio credentials")
+
+// Options configure a Core.
+type Options struct {
+	Roster *roster.Roster
+	// Rooms returns the rooms file in force (it may be reloaded).
+	Rooms func() *rooms.Rooms
+	// DefaultPictureURL is the picture of callers outside the directory.
+	DefaultPictureURL string
+	Sinks             []Sink
+	// Twilio hangs calls up and lists the live ones; nil without credentials.
+	Twilio Twilio
+	// Shown is the memory of what this instance's clients were shown, for retracting parties
+	// the store lost; nil for none.
+	Shown Shown
+	// Ready reports whether events reach every instance (the fan-out's subscription is
+	// live); reconciliation waits for it. Nil: always.
+	Ready    func(ctx context.Context) error
+	Observer Observer
+	Log      *slog.Logger
+}
+
+// Core is the presence core.
+type Core struct {
+	opts   Options
+	roster *roster.Roster
+	obs    Observer
+	log    *slog.Logger
+	order  order
+	online atomic.Int64 // phone parties online (see Online)
+	ready  atomic.Bool  // the first reconciliation ran
+}
+
+// New returns a core.
+func New(opts Options) *Core {
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Rooms == nil {
+		opts.Rooms = rooms.Empty
+	}
+	return &Core{opts: opts, roster: opts.Roster, obs: opts.Observer, log: opts.Log}
+}
+
+// Admit records an incoming call routed to topicID (empty while the caller is asked for a
+// PIN). It owes no event.
+func (c *Core) Admit(ctx context.Context, sid, topicID string, id roster.Identity) error {
+	_, err := c.roster.Admit(ctx, sid, topicID, id)
+	return err
+}
+
+// Participant applies a participant-* conference callback and publishes what it owes. It
+// reports whether it owed an event.
+func (c *Core) Participant(ctx context.Context, sid string, p roster.Participant) (bool, error) {
+	ch, err := c.roster.Participant(ctx, sid, p, c.fallback(p.TopicID))
+	if err != nil {
+		return false, err
+	}
+	c.publish(ch)
+	return ch.Emit != roster.EmitNone, nil
+}
+
+// CallEnded applies a final call status and publishes what it owes. It reports whether it
+// owed an event.
+func (c *Core) CallEnded(ctx context.Context, sid string, seq int64) (bool, error) {
+	ch, err := c.roster.CallEnded(ctx, sid, seq)
+	if err != nil {
+		return false, err
+	}
+	c.publish(ch)
+	return ch.Emit != roster.EmitNone, nil
+}
+
+// ConferenceEnd applies conference-end and publishes the leaves it owes. It returns how
+// many parties left. Those that left before an error are published too.
+func (c *Core) ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64) (int, error) {
+	chs, err := c.roster.ConferenceEnd(ctx, topicID, conferenceSID, seq)
+	c.publish(chs...)
+	return len(chs), err
+}
+
+// fallback names a participant the roster never saw (it reached the conference some other
+// way, or its incoming call could not be stored). It is shown only in a conference of a
+// known topic, and without a number; nil otherwise.
+func (c *Core) fallback(topicID string) *roster.Identity {
+	if _, known := c.opts.Rooms().Topic(topicID); !known {
+		return nil
+	}
+	return &roster.Identity{DisplayName: mapper.HiddenName, PictureURL: c.opts.DefaultPictureURL}
+}
+
+// publish hands the events that changes owe to every sink, and counts them.
+//
+// Order per call: the roster holds no lock, so two changes of one call, stored one after
+// the other by two webhooks, may reach here in either order. Each change carries its call's
+// version (it grows with every stored change), so publish holds a lock of its own for the
+// call (no store I/O under it, only the sinks' Publish, which must not block) and drops a
+// change whose version is not above the last one it published for the call: it was
+// overtaken by a later one, which shows the call's newer state (a leaves is a call's last
+// change, so nothing ever follows it). Sinks thus see each call's events in the order they
+// were stored, and a slow sink delays nobody, as it queues its slow work. The log line and
+// the metrics come after the lock is let go.
+func (c *Core) publish(changes ...roster.Change) {
+	for _, ch := range changes {
+		c.follow(ch)
+		if ch.Emit == roster.EmitNone {
+			continue
+		}
+		ev := eventOf(ch)
+		if !c.order.publish(ch.Call.CallSID, ch.Call.Version, func() {
+			for _, s := range c.opts.Sinks {
+				s.Publish(ev)
+			}
+		}) {
+			c.log.Debug("change overtaken by a newer one of the call; not published", "call_sid", ch.Call.CallSID, "version", ch.Call.Version)
+			continue
+		}
+		c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID)
+		c.obs.Emitted(ev.Category)
+	}
+}
+
+// eventOf is the presence event a roster change owes.
+func eventOf(ch roster.Change) mapper.Event {
+	p := party(ch.Call)
+	if ch.Emit == roster.EmitLeaves {
+		return mapper.Leaves(p, uuid.NewString())
+	}
+	return mapper.Online(p, uuid.NewString())
+}
+
+// party is the mapper's view of a roster call.
+func party(c roster.Call) mapper.Party {
+	return mapper.Party{
+		CallSID:     c.CallSID,
+		TopicID:     c.TopicID,
+		Username:    c.Username,
+		DisplayName: c.DisplayName,
+		PictureURL:  c.PictureURL,
+		Role:        c.Role,
+		Muted:       c.Muted,
+		OnHold:      c.OnHold,
+		Version:     c.Version,
+	}
+}

@@ -1,0 +1,147 @@
+package presence
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/roster"
+	"github.com/dialin-bridge/dialin-bridge/twilioapi"
+)
+
+// Twilio is what the core needs of Twilio's REST API.
+type Twilio interface {
+	// Hangup ends a call.
+	Hangup(ctx context.Context, callSID string) error
+	// Live lists the participants of the conferences in progress.
+	Live(ctx context.Context) ([]twilioapi.Participant, error)
+}
+
+// Shown is this instance's memory of the phone parties its own room clients were last
+// shown online (see Core.retractGhosts).
+type Shown interface {
+	// ShownOnline returns the parties shown online, by call SID, with the version shown.
+	ShownOnline() map[string]int64
+	// Retract shows the instance's own clients the leaves of a party shown online at
+	// version shown, giving it version atLeast if that is higher, and reports whether it did
+	// (false if the party left or changed meanwhile).
+	Retract(callSID string, shown, atLeast int64) bool
+}
+
+// reconcileTimeout caps one reconciliation: Twilio's listing and the store's work.
+const reconcileTimeout = 2 * twilioapi.Timeout
+
+// Run reconciles at once and then every interval, and sweeps stale calls, until ctx is done.
+func (c *Core) Run(ctx context.Context, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		c.ReconcileOnce(ctx)
+		if _, err := c.roster.Sweep(ctx); err != nil {
+			c.log.Warn("sweeping ended calls failed", "err", err)
+		}
+		c.ready.Store(true)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Reconciled reports whether the first reconciliation ran (or was skipped for want of
+// Twilio credentials).
+func (c *Core) Reconciled() bool { return c.ready.Load() }
+
+// ReconcileOnce brings the roster in line with Twilio's view of the conferences in
+// progress, publishes what that changes, and retracts the parties this instance's clients
+// were shown that neither Twilio nor the store hold any more. Without Twilio credentials it
+// only counts the parties online.
+func (c *Core) ReconcileOnce(ctx context.Context) {
+	if c.opts.Twilio == nil {
+		c.seedOnline(ctx)
+		return
+	}
+	// What reconciliation emits must reach every instance's clients: with a fan-out whose
+	// subscription is not live (Redis just came back), wait for the next tick.
+	if c.opts.Ready != nil {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.opts.Ready(pctx)
+		cancel()
+		if err != nil {
+			c.log.Warn("reconciliation postponed", "err", err)
+			return
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+	defer cancel()
+	c.seedOnline(rctx)
+	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.fallback)
+	c.publish(changes...)
+	retracted := 0
+	if err == nil {
+		retracted, err = c.retractGhosts(rctx, live)
+	}
+	ended, joined := 0, 0
+	for _, ch := range changes {
+		if ch.Emit == roster.EmitLeaves {
+			ended++
+		} else {
+			joined++
+		}
+	}
+	c.obs.Reconciled(ended+retracted, err)
+	if err != nil {
+		c.log.Warn("reconciliation failed; roster unchanged", "err", err)
+	} else if ended+joined+retracted > 0 {
+		c.log.Info("reconciled with Twilio", "ended", ended, "joined", joined, "retracted", retracted)
+	}
+}
+
+// liveCalls lists Twilio's live conference participants, by call SID.
+func (c *Core) liveCalls(ctx context.Context) (map[string]roster.LiveCall, error) {
+	parts, err := c.opts.Twilio.Live(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := make(map[string]roster.LiveCall, len(parts))
+	for _, p := range parts {
+		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold}
+	}
+	return live, nil
+}
+
+// retractGhosts shows this instance's clients the leaves of every phone party they were last
+// shown online that Twilio no longer lists (live is its listing, taken before the roster was
+// reconciled with it) and that the store does not hold online. Reconciliation alone
+// cannot end such a party when the store lost it (a Redis restarted empty while the call
+// ended): there is no call left to end, and so no leaves. Each instance does it for its own
+// clients only, from its own memory of what it showed them, so each client gets one leaves
+// and no instance depends on another. A party the store holds online is the roster's to end
+// (it went online after the listing began).
+func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCall) (int, error) {
+	if c.opts.Shown == nil {
+		return 0, nil
+	}
+	n := 0
+	for sid, shown := range c.opts.Shown.ShownOnline() {
+		if _, listed := live[sid]; listed {
+			continue
+		}
+		call, found, err := c.roster.Get(ctx, sid)
+		if err != nil {
+			return n, fmt.Errorf("look up shown party: %w", err)
+		}
+		if found && call.State == roster.Online {
+			continue
+		}
+		var atLeast int64 // the store lost the call: any version above the one shown
+		if found {
+			atLeast = call.Version // its leaves, if another instance sent it, is this one
+		}
+		if c.opts.Shown.Retract(sid, shown, atLeast) {
+			n++
+		}
+	}
+	return n, nil
+}
