@@ -37,21 +37,31 @@ func TestRedisWipe(t *testing.T) {
 	conf := confSID(1)
 
 	twilio.setLive(conf, topicA, callSID(1), callSID(2), callSID(3))
-	a.dialIn(callSID(1), knownCaller, numA, conf, topicA, 1)
-	b.dialIn(callSID(2), unknownCaller, numA, conf, topicA, 2)
-	a.dialIn(callSID(3), unknownCaller, numA, conf, topicA, 3)
-	// Several changes each, so that versions are well above 1 before the wipe.
-	for i, seq := 1, 4; i <= 3; i++ {
-		a.mustPost("/twilio/conference", confForm("participant-mute", conf, topicA, seq, callSID(i)), 204)
-		b.mustPost("/twilio/conference", confForm("participant-unmute", conf, topicA, seq+1, callSID(i)), 204)
-		seq += 2
-	}
-	for who, c := range clients {
-		for i := 0; i < 9; i++ {
+	// Several changes each, so that versions are well above 1 before the wipe. Each is seen
+	// by both clients before the next: a change sent to the other instance may otherwise be
+	// overtaken there by the next one, and dropped as stale (rightly: it is older).
+	seen := func(what string) {
+		t.Helper()
+		for who, c := range clients {
 			if p := c.nextPresence(); p.Category != online {
-				t.Fatalf("%s before the wipe: %s", who, p.Category)
+				t.Fatalf("%s before the wipe, after %s: %s", who, what, p.Category)
 			}
 		}
+	}
+	a.dialIn(callSID(1), knownCaller, numA, conf, topicA, 1)
+	seen("join 1")
+	b.dialIn(callSID(2), unknownCaller, numA, conf, topicA, 2)
+	seen("join 2")
+	a.dialIn(callSID(3), unknownCaller, numA, conf, topicA, 3)
+	seen("join 3")
+	for i, seq := 1, 4; i <= 3; i++ {
+		a.mustPost("/twilio/conference", confForm("participant-mute", conf, topicA, seq, callSID(i)), 204)
+		seen("a mute")
+		b.mustPost("/twilio/conference", confForm("participant-unmute", conf, topicA, seq+1, callSID(i)), 204)
+		seen("an unmute")
+		seq += 2
+	}
+	for _, c := range clients {
 		c.expectNothing(quiet)
 	}
 
