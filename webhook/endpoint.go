@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
@@ -106,17 +108,36 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 // followed by the POST parameters (none for GET, whose parameters are in the signed query).
 // The URL fragment Twilio may append for connection overrides (#rc=…) never reaches the
 // server and is not signed.
+//
+// twilio-go's Validate signs the URL followed by each parameter's name and value, sorted by
+// name; it formats each pair and appends it to the URL one string at a time, for each of the
+// two URL variants it checks (with and without the default port). It is handed the
+// parameters already sorted and joined, as the one name of a one-entry map: the string it
+// signs is the same, built with one concatenation.
 func (h *Handler) signed(r *http.Request, form url.Values) bool {
 	sig := r.Header.Get("X-Twilio-Signature")
 	if sig == "" {
 		return false
 	}
-	params := make(map[string]string, len(form))
+	keys := make([]string, 0, len(form))
+	size := 0
 	for k, vs := range form {
 		if len(vs) != 1 {
 			return false // Twilio's webhooks never repeat a parameter
 		}
-		params[k] = vs[0]
+		keys = append(keys, k)
+		size += len(k) + len(vs[0])
+	}
+	var params map[string]string
+	if len(keys) > 0 {
+		slices.Sort(keys) // by bytes, as Twilio sorts: "Reason" before "ReasonConferenceEnded"
+		var joined strings.Builder
+		joined.Grow(size)
+		for _, k := range keys {
+			joined.WriteString(k)
+			joined.WriteString(form[k][0])
+		}
+		params = map[string]string{joined.String(): ""}
 	}
 	return h.validator.Validate(h.opts.PublicURL+r.URL.RequestURI(), params, sig)
 }
