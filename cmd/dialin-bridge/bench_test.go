@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/logbuf"
 	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/presence"
@@ -47,8 +48,10 @@ func benchDialIn(b *testing.B, store string) {
 		b.Fatal(err)
 	}
 	defer logf.Close()
+	out := logbuf.New(logf, logbuf.DefaultInterval)
+	defer out.Close()
 	cfg := Config{Store: store, DataDir: dir, PublicURL: benchURL, AuthToken: benchToken}
-	log := newLogger(cfg, logf)
+	log := newLogger(cfg, out)
 	st, err := openStore(cfg)
 	if err != nil {
 		b.Fatal(err)
