@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
@@ -16,10 +18,10 @@ import (
 
 // request is a webhook that passed the checks every endpoint shares.
 type request struct {
-	ctx   context.Context
-	form  url.Values
-	query url.Values
-	log   *slog.Logger
+	ctx  context.Context
+	form url.Values
+	url  *url.URL // its query is parsed only by the endpoint that reads it
+	log  *slog.Logger
 }
 
 // reply is what an endpoint answers: TwiML, or 204 when twiml is empty.
@@ -51,7 +53,7 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 		)
 		switch r.Method {
 		case http.MethodPost:
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+			body, err := readBody(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength)
 			if err != nil {
 				var tooBig *http.MaxBytesError
 				if errors.As(err, &tooBig) {
@@ -61,7 +63,8 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 				}
 				return
 			}
-			form, parseErr = url.ParseQuery(string(body))
+			form, parseErr = url.ParseQuery(body.String())
+			bodies.Put(body)
 			signed = form
 		case http.MethodGet:
 			form, parseErr = url.ParseQuery(r.URL.RawQuery)
@@ -81,7 +84,7 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 		if cs := form.Get("CallSid"); twilioapi.ValidSID(cs, "CA") {
 			log = log.With("call_sid", cs)
 		}
-		rep, err := fn(request{ctx: r.Context(), form: form, query: r.URL.Query(), log: log})
+		rep, err := fn(request{ctx: r.Context(), form: form, url: r.URL, log: log})
 		switch {
 		case errors.Is(err, ErrBadRequest):
 			fail(http.StatusBadRequest, "bad_request", err.Error())
@@ -102,6 +105,25 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 		io.WriteString(w, rep.twiml)
 	})
+}
+
+// bodies are the buffers webhook bodies are read into. A body is copied into the string
+// that is parsed, so its buffer goes back at once.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads all of r into a pooled buffer, to be put back into bodies; length, the
+// request's Content-Length when known, sizes it so that reading takes no copying.
+func readBody(r io.Reader, length int64) (*bytes.Buffer, error) {
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	if length > 0 && length <= MaxBody {
+		buf.Grow(int(length) + bytes.MinRead) // room for the read that finds the end
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		bodies.Put(buf)
+		return nil, err
+	}
+	return buf, nil
 }
 
 // signed checks X-Twilio-Signature against the public URL plus the request's path and query,
