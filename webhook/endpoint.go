@@ -96,8 +96,11 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 			return
 		}
 		h.obs.Webhook(name, rep.result, time.Since(start))
-		// Each webhook's outcome and time are in the metrics; its line is for debugging.
-		log.Debug("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
+		// Each webhook's outcome and time are in the metrics; its line is for debugging (and
+		// its arguments, a float among them, are not built unless it is written).
+		if log.Enabled(r.Context(), slog.LevelDebug) {
+			log.Debug("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
+		}
 		if rep.twiml == "" {
 			w.WriteHeader(http.StatusNoContent)
 			return
