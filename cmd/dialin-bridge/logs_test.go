@@ -1,31 +1,13 @@
 package main
 
 import (
-	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
-
-// lockedBuffer is the process's stderr, read while the bridge writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestLogsWrittenAtExit: log lines are gathered and written on a timer, and what is logged
 // during shutdown, just before run returns, is in the output all the same.
@@ -38,9 +20,16 @@ func TestLogsWrittenAtExit(t *testing.T) {
 		// Reconciliation fails at once, on a closed port, rather than asking the internet.
 		"DIALIN_TWILIO_API_URL": "http://127.0.0.1:1",
 	})
-	stderr := &lockedBuffer{}
+	// The process's stderr is a file, read while the bridge writes it.
+	path := filepath.Join(t.TempDir(), "stderr")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	stderr := logFile(path)
 	code := make(chan int, 1)
-	go func() { code <- run(stderr) }()
+	go func() { code <- run(f) }()
 	// "listening" is logged after the signal handler is installed.
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(stderr.String(), "dialin-bridge listening") {
@@ -63,4 +52,12 @@ func TestLogsWrittenAtExit(t *testing.T) {
 	if !strings.Contains(stderr.String(), "shutting down: finishing webhooks in flight") {
 		t.Fatalf("the line logged at shutdown is missing:\n%s", stderr.String())
 	}
+}
+
+// logFile is what has been written to the file at path so far.
+type logFile string
+
+func (p logFile) String() string {
+	b, _ := os.ReadFile(string(p))
+	return string(b)
 }
