@@ -14,13 +14,18 @@ import (
 // DefaultInterval is how long a line may wait in the buffer.
 const DefaultInterval = 100 * time.Millisecond
 
-// maxBuffered is how much may wait before a Write flushes itself, so a burst of logging
-// cannot grow the buffer without bound.
-const maxBuffered = 256 << 10
+// maxBuffered is how much may wait before the flush goroutine is woken early; past
+// maxWaiting, a Write waits for the output itself (as every write did before buffering), so
+// a burst of logging cannot grow the buffer without bound.
+const (
+	maxBuffered = 256 << 10
+	maxWaiting  = 4 * maxBuffered
+)
 
 // Writer gathers writes in memory and writes them to the underlying writer every interval,
 // on Flush and on Close. It is safe for concurrent use. A line written before Close returns
-// is in the output; lines still buffered when the process is killed are lost.
+// is in the output; lines still buffered when the process is killed are lost. A Write (which
+// slog makes under its handler's lock) only appends, unless maxWaiting bytes are waiting.
 type Writer struct {
 	out io.Writer
 
@@ -29,8 +34,9 @@ type Writer struct {
 	spare  []byte // the other buffer, written out while buf gathers
 	closed bool
 
-	outMu sync.Mutex // orders the writes to out
+	outMu sync.Mutex // orders the writes to out; only flushes wait for it
 
+	kick chan struct{} // wakes the flush goroutine before its time
 	stop chan struct{}
 	done chan struct{}
 }
@@ -38,7 +44,8 @@ type Writer struct {
 // New returns a Writer onto out, and starts its flush goroutine, which Close stops and
 // waits for.
 func New(out io.Writer, interval time.Duration) *Writer {
-	w := &Writer{out: out, buf: make([]byte, 0, 16<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &Writer{out: out, buf: make([]byte, 0, 16<<10), kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go w.loop(interval)
 	return w
 }
@@ -52,8 +59,9 @@ func (w *Writer) loop(interval time.Duration) {
 		case <-w.stop:
 			return
 		case <-t.C:
-			w.Flush()
+		case <-w.kick:
 		}
+		w.Flush()
 	}
 }
 
@@ -67,11 +75,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return w.out.Write(p)
 	}
 	w.buf = append(w.buf, p...)
-	full := len(w.buf) >= maxBuffered
+	n := len(w.buf)
 	w.mu.Unlock()
-	if full {
+	switch {
+	case n >= maxWaiting:
 		if err := w.Flush(); err != nil {
 			return 0, err
+		}
+	case n >= maxBuffered:
+		select {
+		case w.kick <- struct{}{}:
+		default: // already woken
 		}
 	}
 	return len(p), nil
@@ -96,7 +110,7 @@ func (w *Writer) Flush() error {
 
 // giveBack keeps a written buffer for the next swap, unless a burst made it large.
 func (w *Writer) giveBack(b []byte) {
-	if cap(b) > maxBuffered {
+	if cap(b) > maxWaiting {
 		return
 	}
 	w.mu.Lock()

@@ -120,23 +120,28 @@ func TestOneWritePerFlush(t *testing.T) {
 	}
 }
 
-// TestBurstFlushesItself: a burst larger than the buffer is written without waiting for
-// the timer, and nothing is lost or reordered.
-func TestBurstFlushesItself(t *testing.T) {
+// TestBurstFlushesEarly: a burst larger than the buffer is written without waiting for the
+// timer, and nothing is lost or reordered, even past the point where writers wait.
+func TestBurstFlushesEarly(t *testing.T) {
 	out := &sink{}
 	w := New(out, time.Hour)
-	line := strings.Repeat("x", 1023) + "\n"
-	n := 2 * maxBuffered / len(line)
-	for i := 0; i < n; i++ {
+	var want strings.Builder
+	for i := 0; want.Len() < 2*maxWaiting; i++ {
+		line := fmt.Sprintf("%08d %s\n", i, strings.Repeat("x", 1000))
+		want.WriteString(line)
 		fmt.Fprint(w, line)
 	}
-	if out.count() == 0 {
-		t.Fatal("a burst over the buffer's size was not written before the timer")
+	deadline := time.Now().Add(5 * time.Second)
+	for out.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a burst over the buffer's size was not written before the timer")
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := len(out.String()); got != n*len(line) {
-		t.Fatalf("%d bytes written; want %d", got, n*len(line))
+	if out.String() != want.String() {
+		t.Fatalf("%d bytes written, not the %d written to the buffer in order", len(out.String()), want.Len())
 	}
 }
