@@ -1,12 +1,16 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
@@ -14,10 +18,10 @@ import (
 
 // request is a webhook that passed the checks every endpoint shares.
 type request struct {
-	ctx   context.Context
-	form  url.Values
-	query url.Values
-	log   *slog.Logger
+	ctx  context.Context
+	form url.Values
+	url  *url.URL // its query is parsed only by the endpoint that reads it
+	log  *slog.Logger
 }
 
 // reply is what an endpoint answers: TwiML, or 204 when twiml is empty.
@@ -49,7 +53,7 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 		)
 		switch r.Method {
 		case http.MethodPost:
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+			body, err := readBody(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength)
 			if err != nil {
 				var tooBig *http.MaxBytesError
 				if errors.As(err, &tooBig) {
@@ -59,7 +63,8 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 				}
 				return
 			}
-			form, parseErr = url.ParseQuery(string(body))
+			form, parseErr = url.ParseQuery(body.String())
+			bodies.Put(body)
 			signed = form
 		case http.MethodGet:
 			form, parseErr = url.ParseQuery(r.URL.RawQuery)
@@ -79,7 +84,7 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 		if cs := form.Get("CallSid"); twilioapi.ValidSID(cs, "CA") {
 			log = log.With("call_sid", cs)
 		}
-		rep, err := fn(request{ctx: r.Context(), form: form, query: r.URL.Query(), log: log})
+		rep, err := fn(request{ctx: r.Context(), form: form, url: r.URL, log: log})
 		switch {
 		case errors.Is(err, ErrBadRequest):
 			fail(http.StatusBadRequest, "bad_request", err.Error())
@@ -91,8 +96,11 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 			return
 		}
 		h.obs.Webhook(name, rep.result, time.Since(start))
-		// Each webhook's outcome and time are in the metrics; its line is for debugging.
-		log.Debug("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
+		// Each webhook's outcome and time are in the metrics; its line is for debugging (and
+		// its arguments, a float among them, are not built unless it is written).
+		if log.Enabled(r.Context(), slog.LevelDebug) {
+			log.Debug("webhook", "result", rep.result, "took_ms", float64(time.Since(start).Microseconds())/1000)
+		}
 		if rep.twiml == "" {
 			w.WriteHeader(http.StatusNoContent)
 			return
@@ -102,21 +110,59 @@ func (h *Handler) endpoint(name string, fn endpointFunc) http.Handler {
 	})
 }
 
+// bodies are the buffers webhook bodies are read into. A body is copied into the string
+// that is parsed, so its buffer goes back at once.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads all of r into a pooled buffer, to be put back into bodies; length, the
+// request's Content-Length when known, sizes it so that reading takes no copying.
+func readBody(r io.Reader, length int64) (*bytes.Buffer, error) {
+	buf := bodies.Get().(*bytes.Buffer)
+	buf.Reset()
+	if length > 0 && length <= MaxBody {
+		buf.Grow(int(length) + bytes.MinRead) // room for the read that finds the end
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		bodies.Put(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
 // signed checks X-Twilio-Signature against the public URL plus the request's path and query,
 // followed by the POST parameters (none for GET, whose parameters are in the signed query).
 // The URL fragment Twilio may append for connection overrides (#rc=…) never reaches the
 // server and is not signed.
+//
+// twilio-go's Validate signs the URL followed by each parameter's name and value, sorted by
+// name; it formats each pair and appends it to the URL one string at a time, for each of the
+// two URL variants it checks (with and without the default port). It is handed the
+// parameters already sorted and joined, as the one name of a one-entry map: the string it
+// signs is the same, built with one concatenation.
 func (h *Handler) signed(r *http.Request, form url.Values) bool {
 	sig := r.Header.Get("X-Twilio-Signature")
 	if sig == "" {
 		return false
 	}
-	params := make(map[string]string, len(form))
+	keys := make([]string, 0, len(form))
+	size := 0
 	for k, vs := range form {
 		if len(vs) != 1 {
 			return false // Twilio's webhooks never repeat a parameter
 		}
-		params[k] = vs[0]
+		keys = append(keys, k)
+		size += len(k) + len(vs[0])
+	}
+	var params map[string]string
+	if len(keys) > 0 {
+		slices.Sort(keys) // by bytes, as Twilio sorts: "Reason" before "ReasonConferenceEnded"
+		var joined strings.Builder
+		joined.Grow(size)
+		for _, k := range keys {
+			joined.WriteString(k)
+			joined.WriteString(form[k][0])
+		}
+		params = map[string]string{joined.String(): ""}
 	}
 	return h.validator.Validate(h.opts.PublicURL+r.URL.RequestURI(), params, sig)
 }

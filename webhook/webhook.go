@@ -181,7 +181,7 @@ func (h *Handler) voice(req request) (reply, error) {
 }
 
 func (h *Handler) pin(req request) (reply, error) {
-	p, err := parsePIN(req.form, req.query)
+	p, err := parsePIN(req.form, req.url.Query())
 	if err != nil {
 		return reply{}, err
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/logbuf"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
@@ -40,7 +41,11 @@ func run(stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dialin-bridge:", err)
 		return 2
 	}
-	log := newLogger(cfg, stderr)
+	// Log lines are gathered and written every 100 ms, and at exit: a line costs no write
+	// system call of its own. Warnings and errors are written at once.
+	out := logbuf.New(stderr, logbuf.DefaultInterval)
+	defer out.Close()
+	log := newLogger(cfg, out)
 	// Libraries that use the standard log package (go-socket.io) log through it too.
 	slog.SetDefault(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,11 +57,11 @@ func run(stderr io.Writer) int {
 	return 0
 }
 
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
+func newLogger(cfg Config, w *logbuf.Writer) *slog.Logger {
 	if cfg.Dev {
-		return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		return slog.New(logbuf.NewHandler(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}), w))
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(logbuf.NewHandler(slog.NewJSONHandler(w, nil), w))
 }
 
 // loadRooms reads the rooms file, or in dev mode without one the built-in example.

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/logbuf"
 	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 )
 
@@ -251,6 +252,13 @@ func (b *bridge) stop(sig syscall.Signal) int {
 func (b *bridge) restart() { b.start() }
 
 func (b *bridge) Logs() string { return b.logs.String() }
+
+// LogsWritten is the logs once every line logged so far is written: the bridge gathers info
+// lines and writes them on a timer, so a check that a line is absent waits for it.
+func (b *bridge) LogsWritten() string {
+	time.Sleep(3 * logbuf.DefaultInterval)
+	return b.Logs()
+}
 
 // sign is X-Twilio-Signature, computed as Twilio documents it.
 var sign = twiliotest.Sign
