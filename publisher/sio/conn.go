@@ -20,6 +20,7 @@ type Conn struct {
 	join *time.Timer // closes the session if it has not connected to the namespace in time
 
 	closed atomic.Bool // Close was called: the read loop ends at its next packet at the latest
+	behind atomic.Bool // disconnected for falling too far behind
 
 	mu        sync.Mutex
 	connected bool // to the namespace
@@ -45,9 +46,12 @@ func (c *Conn) Send(p []byte) bool {
 	if c.out.push(p) {
 		return true
 	}
-	c.srv.refused("queue")
-	c.srv.opts.Log.Warn("disconnecting a socket.io client too far behind", "session", c.ID(), "limit_bytes", c.srv.opts.MaxQueue)
-	c.Close()
+	// The sender may hold a lock (the presence core's, of a call): it only flags and closes;
+	// the read loop logs as it ends.
+	if c.behind.CompareAndSwap(false, true) {
+		c.srv.refused("queue")
+		c.Close()
+	}
 	return false
 }
 
@@ -141,6 +145,9 @@ func (c *Conn) readLoop() {
 // end runs when the read loop ends: the handler hears of a connected client's end, and the
 // session's writer and timer stop.
 func (c *Conn) end() {
+	if c.behind.Load() {
+		c.srv.opts.Log.Warn("disconnected a socket.io client too far behind", "session", c.ID(), "limit_bytes", c.srv.opts.MaxQueue)
+	}
 	c.join.Stop()
 	c.leave()
 	c.out.close()
