@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,19 +78,20 @@ type Options struct {
 
 // Server is the room side: the channel protocol over the socket.io server.
 type Server struct {
-	io       *sio.Server
-	auth     *Auth
-	roster   Roster
-	fanout   Fanout
-	instance string // this process, in fan-out messages
-	seen     versions
-	outgoing chan []byte     // fan-out messages waiting for sendLoop
-	ctx      context.Context // ends at Close
-	stop     context.CancelFunc
-	loops    sync.WaitGroup // Serve's loops
-	requests sync.WaitGroup // room requests answered off the read loop (see later)
-	log      *slog.Logger
-	obs      Observer
+	io            *sio.Server
+	auth          *Auth
+	roster        Roster
+	fanout        Fanout
+	instance      string // this process, in fan-out messages
+	seen          versions
+	outgoing      chan []byte     // fan-out messages waiting for sendLoop
+	fanoutDropped atomic.Int64    // fan-out messages dropped since sendLoop last said so
+	ctx           context.Context // ends at Close
+	stop          context.CancelFunc
+	loops         sync.WaitGroup // Serve's loops
+	requests      sync.WaitGroup // room requests answered off the read loop (see later)
+	log           *slog.Logger
+	obs           Observer
 
 	mu      sync.Mutex
 	byTopic map[string]map[*session]struct{} // subscribers by topic id

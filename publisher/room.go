@@ -299,8 +299,9 @@ func (s *Server) send(env envelope, payload any) {
 	select {
 	case s.outgoing <- msg:
 	default:
-		// Clients of other instances miss this event; reconciliation catches parties up.
-		s.log.Error("fan-out to other instances is too far behind; event dropped")
+		// Clients of other instances miss this event; reconciliation catches parties up. The
+		// sender may hold a call's lock: sendLoop logs the count.
+		s.fanoutDropped.Add(1)
 	}
 }
 
@@ -317,6 +318,9 @@ func (s *Server) sendLoop(ctx context.Context) {
 			if err != nil {
 				// Clients of other instances miss this event; reconciliation catches parties up.
 				s.log.Error("fan-out to other instances failed", "err", err)
+			}
+			if n := s.fanoutDropped.Swap(0); n > 0 {
+				s.log.Error("fan-out to other instances was too far behind; events dropped", "events", n)
 			}
 		}
 	}
