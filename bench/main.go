@@ -118,6 +118,7 @@ type report struct {
 	RSSOnlineBytes float64 `json:"rss_online_bytes"`
 	BytesPerCall   float64 `json:"rss_bytes_per_online_call"`
 	CPUPerJoinUs   float64 `json:"bridge_cpu_us_per_join"`
+	CPUPerDialInUs float64 `json:"bridge_cpu_us_per_dialin"`
 }
 
 func (r report) print(w io.Writer) {
@@ -133,6 +134,9 @@ func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "  end-to-end leave: p50 %.2f ms  p99 %.2f ms\n", r.E2ELeaveP50ms, r.E2ELeaveP99ms)
 	if r.CPUPerJoinUs > 0 {
 		fmt.Fprintf(w, "  bridge CPU: %.0f µs per dial-in joined (its two webhooks and its event to every subscriber)\n", r.CPUPerJoinUs)
+	}
+	if r.CPUPerDialInUs > 0 {
+		fmt.Fprintf(w, "  bridge CPU: %.0f µs per whole dial-in (voice, join, leave and completed webhooks, two events to every subscriber)\n", r.CPUPerDialInUs)
 	}
 	fmt.Fprintf(w, "  events: %d expected, %d delivered, %d lost, %d duplicated\n", r.Expected, r.Delivered, r.Lost, r.Duplicated)
 	if r.RSSOnlineBytes > 0 {
@@ -208,7 +212,10 @@ func load(o options) (report, error) {
 		leaveStart := time.Now()
 		rep.LateStarts += parallel(o.calls, o.concurrency, o.rate, func(i int) {
 			sent[i] = time.Now().UnixMicro()
-			post("/twilio/conference", participant(conf, o.topic, sids[i], "participant-leave", seq.Add(1)))
+			if post("/twilio/conference", participant(conf, o.topic, sids[i], "participant-leave", seq.Add(1))) != nil {
+				return
+			}
+			post("/twilio/status", twiliotest.Status(sids[i], "completed", 1))
 		})
 		rep.LeavesPerSec = float64(o.calls) / time.Since(leaveStart).Seconds()
 		left, err := subs.waitFor(sids, "app.event.presence.party.leaves", o.settle)
@@ -217,6 +224,9 @@ func load(o options) (report, error) {
 		}
 		rep.E2ELeaveP50ms, rep.E2ELeaveP99ms = e2e(sids, sent, left, "app.event.presence.party.leaves", false)
 		final = left
+		if cpuAfter, err := bridgeMetric(client, o.url, "process_cpu_seconds_total"); err == nil && cpuErr == nil {
+			rep.CPUPerDialInUs = (cpuAfter - cpuBefore) * 1e6 / float64(o.calls)
+		}
 	}
 	rep.WebhookP50ms, rep.WebhookP99ms = lat.percentiles()
 	categories := []string{"app.event.presence.party.online"}

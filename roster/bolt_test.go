@@ -1,10 +1,16 @@
 package roster
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // openTestBolt opens the bolt store in dir and closes it when the test ends.
@@ -75,4 +81,167 @@ func TestBoltReopen(t *testing.T) {
 	// And the reopened store works as before.
 	put(t, s, "CAroute", "B", Ended)
 	assertSIDs(t, "Topic(B) after an end", topicSIDs(t, s, "B"), "CAmoved")
+}
+
+// killedCopy copies the bolt file of dir, as the kernel holds it now, into a new directory:
+// what a process killed at this moment (kill -9) leaves on the disk. No clean-close marker
+// goes with it.
+func killedCopy(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, BoltFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := t.TempDir()
+	if err := os.WriteFile(filepath.Join(to, BoltFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+// TestBoltKilled: every update is in the file when Update returns, though commits are not
+// synced one by one: a copy of the file taken then (what kill -9 leaves) holds all of them,
+// is checked when opened (it was not closed cleanly) and passes.
+func TestBoltKilled(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTestBolt(t, dir)
+	var wg sync.WaitGroup
+	for i := 0; i < 40; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			put(t, s, fmt.Sprintf("CA%02d", i), "A", Online)
+		}()
+	}
+	wg.Wait()
+	put(t, s, "CA00", "A", Ended)
+	killed := killedCopy(t, dir)
+
+	checked := 0
+	r, err := OpenBoltWith(killed, BoltOptions{Check: func(path string) error {
+		checked++
+		return CheckBolt(path)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if checked != 1 {
+		t.Errorf("a store not closed cleanly was checked %d times when opened; want 1", checked)
+	}
+	if path, why := r.SetAside(); path != "" {
+		t.Fatalf("a whole file was set aside as damaged: %v", why)
+	}
+	if got := topicSIDs(t, r, "A"); len(got) != 39 {
+		t.Errorf("after kill: %d calls online; want the 39 stored and not ended", len(got))
+	}
+	if c, found, _ := r.Get(ctx, "CA00"); !found || c.State != Ended {
+		t.Errorf("after kill: the last update is lost: %+v", c)
+	}
+}
+
+// TestBoltCleanClose: a store closed cleanly is not checked when opened again; one that was
+// not is.
+func TestBoltCleanClose(t *testing.T) {
+	dir := t.TempDir()
+	checked := 0
+	opts := BoltOptions{Check: func(string) error { checked++; return nil }}
+	for i, want := range []int{0, 0, 0} { // a new store, then two after clean closes
+		s, err := OpenBoltWith(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, s, "CA1", "A", Online)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if checked != want {
+			t.Errorf("open %d: checked %d times; want %d", i, checked, want)
+		}
+	}
+	// Open without closing (the marker is taken at open), then reopen a copy.
+	s, err := OpenBoltWith(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(filepath.Join(dir, cleanMarker)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the clean marker is still there while the store is open: %v", err)
+	}
+	r, err := OpenBoltWith(killedCopy(t, dir), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if checked != 1 {
+		t.Errorf("a store not closed cleanly: checked %d times; want 1", checked)
+	}
+}
+
+// TestBoltDamaged: a damaged file (what a machine crash between syncs can leave) is set aside
+// and the store opens empty and works.
+func TestBoltDamaged(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		put(t, s, fmt.Sprintf("CA%02d", i), "A", Online)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, cleanMarker)) // as if the machine stopped
+	path := filepath.Join(dir, BoltFile)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pages written in the wrong order: every page after the two meta pages is garbage.
+	st, _ := f.Stat()
+	junk := bytes.Repeat([]byte{0xa5}, int(st.Size())-2*os.Getpagesize())
+	if _, err := f.WriteAt(junk, int64(2*os.Getpagesize())); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := CheckBolt(path); err == nil {
+		t.Fatal("CheckBolt passed a damaged file")
+	}
+
+	r := openTestBolt(t, dir)
+	aside, why := r.SetAside()
+	if aside == "" || why == nil {
+		t.Fatalf("the damaged file was not set aside (%q, %v)", aside, why)
+	}
+	if _, err := os.Stat(aside); err != nil {
+		t.Errorf("the damaged file is not kept where SetAside says: %v", err)
+	}
+	if got := topicSIDs(t, r, "A"); len(got) != 0 {
+		t.Errorf("the new store holds %v", got)
+	}
+	put(t, r, "CAnew", "A", Online)
+	assertSIDs(t, "Topic(A) in the new store", topicSIDs(t, r, "A"), "CAnew")
+}
+
+// TestBoltNoopUpdate: an update that stores nothing commits nothing (no write to the file).
+func TestBoltNoopUpdate(t *testing.T) {
+	s := openTestBolt(t, t.TempDir())
+	put(t, s, "CA1", "A", Online)
+	txid := func() int {
+		var id int
+		s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+		return id
+	}
+	before := txid()
+	mustUpdate(t, s, "CA1", func(*Call, bool) bool { return false })
+	mustUpdate(t, s, "CAnone", func(*Call, bool) bool { return false })
+	if after := txid(); after != before {
+		t.Errorf("updates that stored nothing committed %d transactions", after-before)
+	}
+	put(t, s, "CA1", "A", Ended)
+	if after := txid(); after != before+1 {
+		t.Errorf("an update that stored: %d transactions; want 1", after-before)
+	}
 }

@@ -53,7 +53,7 @@ func benchDialIn(b *testing.B, store string) {
 	defer out.Close()
 	cfg := Config{Store: store, DataDir: dir, PublicURL: benchURL, AuthToken: benchToken}
 	log := newLogger(cfg, out)
-	st, err := openStore(cfg)
+	st, err := openStore(cfg, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -75,12 +75,20 @@ func loadRooms(cfg Config) (*rooms.Rooms, error) {
 	return rooms.Empty(), nil
 }
 
-func openStore(cfg Config) (roster.Store, error) {
+func openStore(cfg Config, log *slog.Logger) (roster.Store, error) {
 	switch cfg.Store {
 	case "memory":
 		return roster.NewMemory(), nil
 	case "bolt":
-		return roster.OpenBolt(cfg.DataDir)
+		b, err := roster.OpenBoltWith(cfg.DataDir, roster.BoltOptions{Check: checkInChild})
+		if err != nil {
+			return nil, err
+		}
+		if path, why := b.SetAside(); path != "" {
+			log.Error("the roster file was damaged (the machine stopped without syncing it); it was set aside and the roster starts empty: reconciliation brings back the calls Twilio lists",
+				"set_aside", path, "err", why)
+		}
+		return b, nil
 	case "redis":
 		return roster.OpenRedis(string(cfg.RedisURL), roster.DefaultRedisPrefix)
 	}
@@ -106,7 +114,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	topics, callers := rs.Len()
 	log.Info("rooms loaded", "topics", topics, "callers", callers, "file", cfg.RoomsFile)
 
-	store, err := openStore(cfg)
+	store, err := openStore(cfg, log)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
