@@ -37,15 +37,21 @@ var (
 // when it is opened (BoltOptions.Check), and a damaged file is set aside and replaced by an
 // empty one; reconciliation with Twilio then brings back every call still in a conference.
 //
-// Updates are group-committed: those that arrive during a commit share the next one.
+// Updates are group-committed, in the goroutines of their callers: an update that finds no
+// commit running commits at once, in its own goroutine (no hand-off to another); those that
+// arrive during a commit queue, and the first of them, once it is over, commits them all.
 type Bolt struct {
 	db      *bolt.DB
-	pending chan boltOp
 	quit    chan struct{}
-	stopped chan struct{} // commitLoop is done
 	synced  chan struct{} // syncLoop is done
 	closing sync.Once
 	dir     string
+
+	mu      sync.Mutex
+	queue   []*boltOp // updates waiting for the next commit
+	leading bool      // a commit is running, and will hand on to the first of queue
+	closed  bool
+	idle    sync.Cond // signalled when leading ends
 
 	interval time.Duration
 	dirty    atomic.Bool                 // committed since the last sync
@@ -58,13 +64,14 @@ type Bolt struct {
 type syncFailure struct{ err error }
 
 // boltOp is one update waiting for the next commit. fn reports whether it wrote anything.
+// done gets the update's outcome, or errLead: the update's goroutine is to commit the queue.
 type boltOp struct {
 	fn   func(*bolt.Tx) (wrote bool, err error)
 	done chan error
 }
 
-// maxGroup bounds how many updates share one commit.
-const maxGroup = 512
+// errLead tells a queued update that its goroutine commits next.
+var errLead = errors.New("lead the next commit")
 
 // SyncInterval is how long a change may wait in the kernel before the bolt file is synced
 // to the disk: what a machine crash can lose.
@@ -102,8 +109,8 @@ func OpenBoltWith(dir string, o BoltOptions) (*Bolt, error) {
 	if o.SyncInterval <= 0 {
 		o.SyncInterval = SyncInterval
 	}
-	b := &Bolt{pending: make(chan boltOp, maxGroup), quit: make(chan struct{}), stopped: make(chan struct{}),
-		synced: make(chan struct{}), dir: dir, interval: o.SyncInterval}
+	b := &Bolt{quit: make(chan struct{}), synced: make(chan struct{}), dir: dir, interval: o.SyncInterval}
+	b.idle.L = &b.mu
 	path := filepath.Join(dir, BoltFile)
 	clean, err := takeMarker(dir)
 	if err != nil {
@@ -147,7 +154,6 @@ func OpenBoltWith(dir string, o BoltOptions) (*Bolt, error) {
 		return nil, fmt.Errorf("create buckets: %w", err)
 	}
 	b.db = db
-	go b.commitLoop()
 	go b.syncLoop()
 	return b, nil
 }
@@ -289,38 +295,13 @@ func (b *Bolt) sync() {
 	b.syncErr.Store(nil)
 }
 
-// commitLoop commits pending updates, as many as are waiting, one transaction at a time.
-func (b *Bolt) commitLoop() {
-	defer close(b.stopped)
-	group := make([]boltOp, 0, maxGroup)
-	for {
-		select {
-		case <-b.quit:
-			return
-		case op := <-b.pending:
-			group = append(group[:0], op)
-		}
-		// Updates that queued while the last commit ran share this one.
-	drain:
-		for len(group) < maxGroup {
-			select {
-			case op := <-b.pending:
-				group = append(group, op)
-			default:
-				break drain
-			}
-		}
-		b.commit(group)
-	}
-}
-
 // errNothingWritten rolls back a group none of whose updates wrote anything: nothing to
 // commit, and nothing to write to the file.
 var errNothingWritten = errors.New("nothing written")
 
 // commit runs a group in one transaction. An update whose function fails is answered with
 // its error and the rest are committed without it.
-func (b *Bolt) commit(group []boltOp) {
+func (b *Bolt) commit(group []*boltOp) {
 	for len(group) > 0 {
 		failed := -1
 		var opErr error
@@ -356,28 +337,46 @@ func (b *Bolt) commit(group []boltOp) {
 	}
 }
 
-// batch runs fn in the next group commit and returns once it is durable.
+// batch runs fn in the next group commit and returns once it is written.
 func (b *Bolt) batch(ctx context.Context, fn func(*bolt.Tx) (bool, error)) error {
-	op := boltOp{fn: fn, done: make(chan error, 1)}
-	select {
-	case b.pending <- op:
-	case <-b.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Once queued, the update is committed or refused whatever ctx says: wait for it.
-	select {
-	case err := <-op.done:
+	if err := ctx.Err(); err != nil {
 		return err
-	case <-b.stopped:
-		select {
-		case err := <-op.done:
-			return err
-		default:
-			return ErrClosed
-		}
 	}
+	op := &boltOp{fn: fn, done: make(chan error, 1)}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.queue = append(b.queue, op)
+	if b.leading {
+		b.mu.Unlock()
+		// Once queued, the update is committed or refused whatever ctx says: wait for it.
+		if err := <-op.done; err != errLead {
+			return err
+		}
+		b.mu.Lock()
+	}
+	b.lead()
+	return <-op.done
+}
+
+// lead commits the queue, which holds the caller's own update, and hands on to the first
+// update queued meanwhile, if any. b.mu is held on entry and released on return.
+func (b *Bolt) lead() {
+	b.leading = true
+	group := b.queue
+	b.queue = nil
+	b.mu.Unlock()
+	b.commit(group)
+	b.mu.Lock()
+	if len(b.queue) > 0 {
+		b.queue[0].done <- errLead // stays leading: the first waiter takes over
+	} else {
+		b.leading = false
+		b.idle.Broadcast()
+	}
+	b.mu.Unlock()
 }
 
 func liveKey(topicID, sid string) []byte {
@@ -546,24 +545,19 @@ func (b *Bolt) Ping(ctx context.Context) error {
 	return b.db.View(func(*bolt.Tx) error { return nil })
 }
 
-// Close implements Store: it commits what is queued, syncs the file, closes it and marks the
-// store closed cleanly.
+// Close implements Store: it waits for the commits under way, refuses updates from then
+// on, syncs the file, closes it and marks the store closed cleanly.
 func (b *Bolt) Close() error {
 	err := ErrClosed
 	b.closing.Do(func() {
 		close(b.quit)
-		<-b.stopped
 		<-b.synced
-		// Answer anything queued after the last group.
-		for {
-			select {
-			case op := <-b.pending:
-				b.commit([]boltOp{op})
-				continue
-			default:
-			}
-			break
+		b.mu.Lock()
+		b.closed = true
+		for b.leading {
+			b.idle.Wait()
 		}
+		b.mu.Unlock()
 		err = b.db.Sync()
 		if cerr := b.db.Close(); err == nil {
 			err = cerr
