@@ -1,7 +1,6 @@
 package roster
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterr "go.etcd.io/bbolt/errors"
 )
 
 // BoltFile is the name of the bolt file in the data directory.
@@ -21,7 +21,9 @@ const BoltFile = "roster.db"
 
 var (
 	bucketCalls = []byte("calls") // CallSid → JSON Call
-	bucketLive  = []byte("live")  // TopicID 0x00 CallSid → nothing, for calls not ended
+	// bucketLive indexed the calls not ended by topic, in files written before the index
+	// moved to memory (Bolt.live); it is deleted when such a file is opened.
+	bucketLive = []byte("live")
 )
 
 // Bolt is a Store in an embedded bbolt file.
@@ -59,16 +61,25 @@ type Bolt struct {
 
 	setAside    string // where a damaged file was moved at open ("" if none)
 	setAsideErr error
+
+	// live indexes the calls not ended, by topic: it is built when the file is opened and
+	// kept by the commits, so that a commit writes one bucket's pages, not two.
+	liveMu sync.RWMutex
+	live   map[string]map[string]struct{} // TopicID → CallSid
 }
 
 type syncFailure struct{ err error }
 
-// boltOp is one update waiting for the next commit. fn reports whether it wrote anything.
-// done gets the update's outcome, or errLead: the update's goroutine is to commit the queue.
+// boltOp is one update waiting for the next commit. fn returns, when it wrote anything, what
+// to apply to the live index once the commit succeeds (nil when it wrote nothing). done gets
+// the update's outcome, or errLead: the update's goroutine is to commit the queue.
 type boltOp struct {
-	fn   func(*bolt.Tx) (wrote bool, err error)
+	fn   boltFn
 	done chan error
 }
+
+type boltFn func(*bolt.Tx) (apply func(), err error)
+
 
 // errLead tells a queued update that its goroutine commits next.
 var errLead = errors.New("lead the next commit")
@@ -139,12 +150,11 @@ func OpenBoltWith(dir string, o BoltOptions) (*Bolt, error) {
 		return nil, fmt.Errorf("open bolt file: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketCalls, bucketLive} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
+		if err := tx.DeleteBucket(bucketLive); err != nil && !errors.Is(err, bolterr.ErrBucketNotFound) {
+			return err
 		}
-		return nil
+		_, err := tx.CreateBucketIfNotExists(bucketCalls)
+		return err
 	})
 	if err == nil {
 		err = db.Sync()
@@ -152,6 +162,23 @@ func OpenBoltWith(dir string, o BoltOptions) (*Bolt, error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("create buckets: %w", err)
+	}
+	b.live = map[string]map[string]struct{}{}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCalls).ForEach(func(k, v []byte) error {
+			var c struct {
+				TopicID string `json:"t"`
+				State   State  `json:"s"`
+			}
+			if json.Unmarshal(v, &c) == nil && c.State != Ended {
+				b.index(c.TopicID, string(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("index calls: %w", err)
 	}
 	b.db = db
 	go b.syncLoop()
@@ -219,21 +246,16 @@ func CheckBolt(path string) (err error) {
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
-		calls, live := tx.Bucket(bucketCalls), tx.Bucket(bucketLive)
-		if calls == nil || live == nil {
-			return errors.New("bolt file damaged: a bucket is missing")
+		calls := tx.Bucket(bucketCalls)
+		if calls == nil {
+			return errors.New("bolt file damaged: the calls bucket is missing")
 		}
 		err := calls.ForEach(func(k, v []byte) error {
 			_, err := decodeCall(string(k), v)
 			return err
 		})
-		if err == nil {
-			err = live.ForEach(func(k, _ []byte) error {
-				if i := bytes.IndexByte(k, 0); i < 0 || calls.Get(k[i+1:]) == nil {
-					return fmt.Errorf("live entry %q names no call", k)
-				}
-				return nil
-			})
+		if err == nil && tx.Bucket(bucketLive) != nil {
+			err = tx.Bucket(bucketLive).ForEach(func(k, v []byte) error { return nil })
 		}
 		if err != nil {
 			return fmt.Errorf("bolt file damaged: %w", err)
@@ -302,20 +324,23 @@ var errNothingWritten = errors.New("nothing written")
 // commit runs a group in one transaction. An update whose function fails is answered with
 // its error and the rest are committed without it.
 func (b *Bolt) commit(group []*boltOp) {
+	applies := make([]func(), 0, len(group))
 	for len(group) > 0 {
 		failed := -1
 		var opErr error
+		applies = applies[:0]
 		err := b.db.Update(func(tx *bolt.Tx) error {
-			wrote := false
 			for i, op := range group {
-				w, err := op.fn(tx)
+				apply, err := op.fn(tx)
 				if err != nil {
 					failed, opErr = i, err
 					return err
 				}
-				wrote = wrote || w
+				if apply != nil {
+					applies = append(applies, apply)
+				}
 			}
-			if !wrote {
+			if len(applies) == 0 {
 				return errNothingWritten
 			}
 			return nil
@@ -326,6 +351,11 @@ func (b *Bolt) commit(group []*boltOp) {
 				err = nil
 			case nil:
 				b.dirty.Store(true)
+				b.liveMu.Lock()
+				for _, apply := range applies {
+					apply()
+				}
+				b.liveMu.Unlock()
 			}
 			for _, op := range group {
 				op.done <- err
@@ -337,8 +367,27 @@ func (b *Bolt) commit(group []*boltOp) {
 	}
 }
 
+// index and unindex change the live index; b.liveMu is held, or the store not yet shared.
+func (b *Bolt) index(topicID, sid string) {
+	t := b.live[topicID]
+	if t == nil {
+		t = map[string]struct{}{}
+		b.live[topicID] = t
+	}
+	t[sid] = struct{}{}
+}
+
+func (b *Bolt) unindex(topicID, sid string) {
+	if t := b.live[topicID]; t != nil {
+		delete(t, sid)
+		if len(t) == 0 {
+			delete(b.live, topicID)
+		}
+	}
+}
+
 // batch runs fn in the next group commit and returns once it is written.
-func (b *Bolt) batch(ctx context.Context, fn func(*bolt.Tx) (bool, error)) error {
+func (b *Bolt) batch(ctx context.Context, fn boltFn) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -377,13 +426,6 @@ func (b *Bolt) lead() {
 		b.idle.Broadcast()
 	}
 	b.mu.Unlock()
-}
-
-func liveKey(topicID, sid string) []byte {
-	k := make([]byte, 0, len(topicID)+1+len(sid))
-	k = append(k, topicID...)
-	k = append(k, 0)
-	return append(k, sid...)
 }
 
 func decodeCall(sid string, v []byte) (Call, error) {
@@ -429,24 +471,24 @@ func updateCall(sid string, stored []byte, fn func(c *Call, found bool) bool) (u
 
 // Update implements Store.
 func (b *Bolt) Update(ctx context.Context, sid string, fn func(c *Call, found bool) bool) error {
-	return b.batch(ctx, func(tx *bolt.Tx) (bool, error) {
-		calls, live := tx.Bucket(bucketCalls), tx.Bucket(bucketLive)
+	return b.batch(ctx, func(tx *bolt.Tx) (func(), error) {
+		calls := tx.Bucket(bucketCalls)
 		u, err := updateCall(sid, calls.Get([]byte(sid)), fn)
 		if err != nil || !u.save {
-			return false, err
+			return nil, err
 		}
 		if err := calls.Put([]byte(sid), u.value); err != nil {
-			return true, err
+			return nil, err
 		}
-		if u.found && u.before.State != Ended {
-			if err := live.Delete(liveKey(u.before.TopicID, sid)); err != nil {
-				return true, err
+		before, after := u.before, u.after
+		return func() {
+			if u.found && before.State != Ended {
+				b.unindex(before.TopicID, sid)
 			}
-		}
-		if u.after.State != Ended {
-			return true, live.Put(liveKey(u.after.TopicID, sid), nil)
-		}
-		return true, nil
+			if after.State != Ended {
+				b.index(after.TopicID, sid)
+			}
+		}, nil
 	})
 }
 
@@ -471,30 +513,46 @@ func (b *Bolt) Get(ctx context.Context, sid string) (Call, bool, error) {
 
 // Topic implements Store.
 func (b *Bolt) Topic(ctx context.Context, topicID string) ([]Call, error) {
-	return b.live(liveKey(topicID, ""))
+	b.liveMu.RLock()
+	sids := make([]string, 0, len(b.live[topicID]))
+	for sid := range b.live[topicID] {
+		sids = append(sids, sid)
+	}
+	b.liveMu.RUnlock()
+	return b.calls(sids, topicID)
 }
 
 // Live implements Store.
 func (b *Bolt) Live(ctx context.Context) ([]Call, error) {
-	return b.live(nil)
+	b.liveMu.RLock()
+	var sids []string
+	for _, t := range b.live {
+		for sid := range t {
+			sids = append(sids, sid)
+		}
+	}
+	b.liveMu.RUnlock()
+	return b.calls(sids, "")
 }
 
-func (b *Bolt) live(prefix []byte) ([]Call, error) {
+// calls reads the calls sids that have not ended (of topic topicID, unless it is ""): the
+// index was read before, and a call may have moved or ended since.
+func (b *Bolt) calls(sids []string, topicID string) ([]Call, error) {
 	var out []Call
 	err := b.db.View(func(tx *bolt.Tx) error {
 		calls := tx.Bucket(bucketCalls)
-		cur := tx.Bucket(bucketLive).Cursor()
-		for k, _ := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = cur.Next() {
-			sid := k[bytes.IndexByte(k, 0)+1:]
-			v := calls.Get(sid)
+		for _, sid := range sids {
+			v := calls.Get([]byte(sid))
 			if v == nil {
 				continue
 			}
-			c, err := decodeCall(string(sid), v)
+			c, err := decodeCall(sid, v)
 			if err != nil {
 				return err
 			}
-			out = append(out, c)
+			if c.State != Ended && (topicID == "" || c.TopicID == topicID) {
+				out = append(out, c)
+			}
 		}
 		return nil
 	})
@@ -504,8 +562,8 @@ func (b *Bolt) live(prefix []byte) ([]Call, error) {
 // Sweep implements Store.
 func (b *Bolt) Sweep(ctx context.Context, now time.Time) (int, error) {
 	n := 0
-	err := b.batch(ctx, func(tx *bolt.Tx) (bool, error) {
-		calls, live := tx.Bucket(bucketCalls), tx.Bucket(bucketLive)
+	err := b.batch(ctx, func(tx *bolt.Tx) (func(), error) {
+		calls := tx.Bucket(bucketCalls)
 		n = 0
 		var gone []Call
 		err := calls.ForEach(func(k, v []byte) error {
@@ -518,21 +576,22 @@ func (b *Bolt) Sweep(ctx context.Context, now time.Time) (int, error) {
 			}
 			return nil
 		})
-		if err != nil {
-			return false, err
+		if err != nil || len(gone) == 0 {
+			return nil, err
 		}
 		for _, c := range gone {
 			if err := calls.Delete([]byte(c.CallSID)); err != nil {
-				return true, err
-			}
-			if c.State != Ended {
-				if err := live.Delete(liveKey(c.TopicID, c.CallSID)); err != nil {
-					return true, err
-				}
+				return nil, err
 			}
 		}
 		n = len(gone)
-		return n > 0, nil
+		return func() {
+			for _, c := range gone {
+				if c.State != Ended {
+					b.unindex(c.TopicID, c.CallSID)
+				}
+			}
+		}, nil
 	})
 	return n, err
 }

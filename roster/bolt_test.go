@@ -245,3 +245,47 @@ func TestBoltNoopUpdate(t *testing.T) {
 		t.Errorf("an update that stored: %d transactions; want 1", after-before)
 	}
 }
+
+// TestBoltOldFile: a file written when the live index was a bucket of its own opens with its
+// calls indexed as before, and loses the old bucket.
+func TestBoltOldFile(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, BoltFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		calls, _ := tx.CreateBucket(bucketCalls)
+		live, _ := tx.CreateBucket(bucketLive)
+		for sid, v := range map[string]string{
+			"CAon":    `{"t":"A","s":"online","d":"Ann","at":"2026-11-25T10:00:00Z","v":3}`,
+			"CAroute": `{"t":"A","s":"routing","at":"2026-11-25T10:00:00Z","v":1}`,
+			"CAended": `{"t":"A","s":"ended","at":"2026-11-25T10:00:00Z","v":4}`,
+			"CAb":     `{"t":"B","s":"online","at":"2026-11-25T10:00:00Z","v":2}`,
+		} {
+			calls.Put([]byte(sid), []byte(v))
+			if sid != "CAended" {
+				live.Put([]byte(v[6:7]+"\x00"+sid), nil)
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openTestBolt(t, dir)
+	assertSIDs(t, "Topic(A)", topicSIDs(t, s, "A"), "CAon", "CAroute")
+	assertSIDs(t, "Topic(B)", topicSIDs(t, s, "B"), "CAb")
+	if c, _, _ := s.Get(context.Background(), "CAon"); c.DisplayName != "Ann" || c.Version != 3 {
+		t.Errorf("CAon: %+v", c)
+	}
+	s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketLive) != nil {
+			t.Error("the old live bucket is still there")
+		}
+		return nil
+	})
+	put(t, s, "CAon", "A", Ended)
+	assertSIDs(t, "Topic(A) after an end", topicSIDs(t, s, "A"), "CAroute")
+}
