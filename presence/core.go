@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -58,8 +59,13 @@ type Options struct {
 	// DefaultPictureURL is the picture of callers outside the directory.
 	DefaultPictureURL string
 	Sinks             []Sink
-	// Twilio hangs calls up and lists the live ones; nil without credentials.
+	// Twilio hangs calls up, lists the live ones and says who placed a call; nil without
+	// credentials.
 	Twilio Twilio
+	// Identify is how a caller is shown, from the call's From and CallerName (as the
+	// incoming-call webhook shows it). Nil: calls the roster never saw are shown as
+	// mapper.HiddenName.
+	Identify func(from, callerName string) roster.Identity
 	// Shown is the memory of what this instance's clients were shown, for retracting parties
 	// the store lost; nil for none.
 	Shown Shown
@@ -105,7 +111,7 @@ func (c *Core) Admit(ctx context.Context, sid, topicID string, id roster.Identit
 // Participant applies a participant-* conference callback and publishes what it owes. It
 // reports whether it owed an event.
 func (c *Core) Participant(ctx context.Context, sid string, p roster.Participant) (bool, error) {
-	ch, err := c.roster.Participant(ctx, sid, p, c.fallback(p.TopicID))
+	ch, err := c.roster.Participant(ctx, sid, p, c.name)
 	if err != nil {
 		return false, err
 	}
@@ -132,12 +138,28 @@ func (c *Core) ConferenceEnd(ctx context.Context, topicID, conferenceSID string,
 	return len(chs), err
 }
 
-// fallback names a participant the roster never saw (it reached the conference some other
-// way, or its incoming call could not be stored). It is shown only in a conference of a
-// known topic, and without a number; nil otherwise.
-func (c *Core) fallback(topicID string) *roster.Identity {
+// callerTimeout bounds the lookup of who placed a call the roster never saw.
+const callerTimeout = 3 * time.Second
+
+// name names a participant the roster never saw: it reached the conference some other way,
+// or its incoming call was lost (the machine crashed before the store was synced, or the
+// store could not be written). It is shown only in a conference of a known topic (nil
+// otherwise), as Twilio's Calls resource says who placed the call; as mapper.HiddenName
+// when Twilio cannot say.
+func (c *Core) name(ctx context.Context, sid, topicID string) *roster.Identity {
 	if _, known := c.opts.Rooms().Topic(topicID); !known {
 		return nil
+	}
+	if c.opts.Twilio != nil && c.opts.Identify != nil {
+		lctx, cancel := context.WithTimeout(ctx, callerTimeout)
+		from, callerName, err := c.opts.Twilio.Caller(lctx, sid)
+		cancel()
+		if err == nil && from != "" {
+			id := c.opts.Identify(from, callerName)
+			return &id
+		}
+		c.log.Warn("a party the roster never saw is shown without its caller: Twilio did not say who placed the call",
+			"call", sid, "err", err)
 	}
 	return &roster.Identity{DisplayName: mapper.HiddenName, PictureURL: c.opts.DefaultPictureURL}
 }

@@ -15,6 +15,8 @@ type Twilio interface {
 	Hangup(ctx context.Context, callSID string) error
 	// Live lists the participants of the conferences in progress.
 	Live(ctx context.Context) ([]twilioapi.Participant, error)
+	// Caller returns who placed a call: its From and the CallerName Twilio looked up.
+	Caller(ctx context.Context, callSID string) (from, callerName string, err error)
 }
 
 // Shown is this instance's memory of the phone parties its own room clients were last
@@ -76,7 +78,7 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
 	c.seedOnline(rctx)
-	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.fallback)
+	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.name)
 	c.publish(changes...)
 	retracted := 0
 	if err == nil {

@@ -115,9 +115,11 @@ func apply(t *testing.T, r *Roster, s step) []Change {
 	sid := or(s.sid, "CA1")
 	conf := or(s.conf, "CF1")
 	p := Participant{ConferenceSID: conf, TopicID: "A", Seq: s.seq}
-	var fb *Identity
+	var fb Namer
 	if s.fallback {
-		fb = &Identity{DisplayName: fallbackName, Masked: "+1 ••• 0100"}
+		fb = func(context.Context, string, string) *Identity {
+			return &Identity{DisplayName: fallbackName, Masked: "+1 ••• 0100"}
+		}
 	}
 	var (
 		returned []Change

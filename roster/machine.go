@@ -113,10 +113,24 @@ func (r *Roster) Admit(ctx context.Context, sid, topicID string, id Identity) (C
 	return ch.Call, nil
 }
 
-// Participant applies a participant-* conference callback for call sid. fallback names a call
-// the roster has never seen (one that reached the conference some other way); with a nil
-// fallback such a call is ignored.
-func (r *Roster) Participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
+// Participant applies a participant-* conference callback for call sid. name names a call the
+// store does not hold (one that reached the conference some other way, or whose incoming
+// call was lost); when it is nil or returns nil, such a call is ignored.
+func (r *Roster) Participant(ctx context.Context, sid string, p Participant, name Namer) (Change, error) {
+	ch, err := r.participant(ctx, sid, p, nil)
+	if err != nil || ch.Was != "" || name == nil {
+		return ch, err
+	}
+	// Not in the store (or its conference ended): name it, and try again. A leave is stored
+	// too, as a tombstone, so that a join delivered after it cannot bring the call online.
+	id := name(ctx, sid, p.TopicID)
+	if id == nil {
+		return ch, nil
+	}
+	return r.participant(ctx, sid, p, id)
+}
+
+func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
 	// A callback of a conference that ended after it changes nothing.
 	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || over {
 		return Change{}, err

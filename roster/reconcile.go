@@ -21,17 +21,22 @@ type LiveCall struct {
 // ListFunc lists the calls in conferences in progress, as Twilio sees them, by CallSid.
 type ListFunc func(ctx context.Context) (map[string]LiveCall, error)
 
+// Namer names a call the roster never saw, that reached a conference of topicID: nil leaves
+// the call alone (a conference that is not the bridge's). It is called outside any store
+// update, only for calls the store does not hold, and may ask Twilio.
+type Namer func(ctx context.Context, sid, topicID string) *Identity
+
 // Reconcile brings the roster in line with Twilio's own view:
 //   - an online call that Twilio no longer lists leaves: its call ended while the bridge was
 //     not told (it was down, or the webhooks were lost). A call that went online after the
 //     listing began is kept.
-//   - a call Twilio lists that the roster does not show online joins, when fallback names it
-//     (fallback returns nil for conferences that are not the bridge's): its join was missed.
+//   - a call Twilio lists that the roster does not show online joins (name names one the
+//     store does not hold, see Namer): its join was missed.
 //     An ended call is never brought back.
 //
 // It returns the changes that owe an event, and live, Twilio's listing. A failed listing
 // changes nothing.
-func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(topicID string) *Identity) (changes []Change, live map[string]LiveCall, err error) {
+func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (changes []Change, live map[string]LiveCall, err error) {
 	listedAt := r.now()
 	live, err = list(ctx)
 	if err != nil {
@@ -62,7 +67,13 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, fallback func(top
 		if online[sid] {
 			continue
 		}
-		ch, err := r.appear(ctx, sid, lc, fallback(lc.TopicID))
+		ch, err := r.appear(ctx, sid, lc, nil)
+		if err == nil && ch.Was == "" && name != nil {
+			// Not in the store: name it, and try again.
+			if id := name(ctx, sid, lc.TopicID); id != nil {
+				ch, err = r.appear(ctx, sid, lc, id)
+			}
+		}
 		if err != nil {
 			return changes, live, err
 		}

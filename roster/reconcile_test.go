@@ -43,7 +43,7 @@ func TestReconcile(t *testing.T) {
 		apply(t, r, step{op: "join", sid: "CAfresh", seq: 6})
 		return listing, nil
 	}
-	fallback := func(topic string) *Identity {
+	fallback := func(_ context.Context, _, topic string) *Identity {
 		if topic != "A" {
 			return nil
 		}
@@ -146,7 +146,7 @@ func TestReconcileListError(t *testing.T) {
 	boom := errors.New("twilio down")
 	changes, _, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) {
 		return map[string]LiveCall{"CA2": {TopicID: "A", ConferenceSID: "CF1"}}, boom
-	}, func(string) *Identity { return &Identity{DisplayName: "x"} })
+	}, func(context.Context, string, string) *Identity { return &Identity{DisplayName: "x"} })
 	if !errors.Is(err, boom) || len(changes) != 0 {
 		t.Errorf("Reconcile = %+v, %v; want no change and the listing's error", changes, err)
 	}
@@ -232,14 +232,63 @@ func TestParties(t *testing.T) {
 }
 
 // reconcileOnly is Reconcile without its listing, for tests that need the changes alone.
-func (r *Roster) reconcileOnly(ctx context.Context, list ListFunc, fallback ...func(string) *Identity) ([]Change, error) {
+func (r *Roster) reconcileOnly(ctx context.Context, list ListFunc, fallback ...Namer) ([]Change, error) {
 	if list == nil {
 		list = func(context.Context) (map[string]LiveCall, error) { return nil, nil }
 	}
-	fb := func(string) *Identity { return nil }
+	fb := Namer(func(context.Context, string, string) *Identity { return nil })
 	if len(fallback) > 0 {
 		fb = fallback[0]
 	}
 	changes, _, err := r.Reconcile(ctx, list, fb)
 	return changes, err
+}
+
+// TestNamerOnlyForUnknownCalls: the Namer (which may ask Twilio) is asked only about calls
+// the store does not hold, by a participant callback and by reconciliation alike, and what
+// it names is how the call is shown.
+func TestNamerOnlyForUnknownCalls(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newRoster(t, "memory")
+	var asked []string
+	name := func(_ context.Context, sid, topic string) *Identity {
+		asked = append(asked, sid)
+		return &Identity{DisplayName: "named " + sid}
+	}
+	if _, err := r.Admit(ctx, "CAknown", "A", Identity{DisplayName: "Known"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Admit(ctx, "CAlisted", "A", Identity{DisplayName: "Listed"}); err != nil {
+		t.Fatal(err)
+	}
+	join := Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}
+	if ch, err := r.Participant(ctx, "CAknown", join, name); err != nil || ch.Call.DisplayName != "Known" {
+		t.Fatalf("known call: %+v, %v", ch, err)
+	}
+	join.Seq = 2
+	if ch, err := r.Participant(ctx, "CAnew", join, name); err != nil || ch.Emit != EmitOnline || ch.Call.DisplayName != "named CAnew" {
+		t.Fatalf("unknown call: %+v, %v", ch, err)
+	}
+	list := func(context.Context) (map[string]LiveCall, error) {
+		return map[string]LiveCall{
+			"CAknown":  {TopicID: "A", ConferenceSID: "CF1"},
+			"CAnew":    {TopicID: "A", ConferenceSID: "CF1"},
+			"CAlisted": {TopicID: "A", ConferenceSID: "CF1"},
+			"CAmissed": {TopicID: "A", ConferenceSID: "CF1"},
+		}, nil
+	}
+	changes, _, err := r.Reconcile(ctx, list, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]string{}
+	for _, ch := range changes {
+		shown[ch.Call.CallSID] = ch.Call.DisplayName
+	}
+	if want := map[string]string{"CAlisted": "Listed", "CAmissed": "named CAmissed"}; !reflect.DeepEqual(shown, want) {
+		t.Errorf("reconciliation brought online %v; want %v", shown, want)
+	}
+	if want := []string{"CAnew", "CAmissed"}; !reflect.DeepEqual(asked, want) {
+		t.Errorf("the Namer was asked about %v; want only %v, the calls the store did not hold", asked, want)
+	}
 }

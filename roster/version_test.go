@@ -31,7 +31,7 @@ func TestVersionAfterStoreLoss(t *testing.T) {
 	list := func(context.Context) (map[string]LiveCall, error) {
 		return map[string]LiveCall{sid: {TopicID: "T1", ConferenceSID: "CF1"}}, nil
 	}
-	fallback := func(string) *Identity { return &Identity{DisplayName: "Phone caller"} }
+	fallback := func(context.Context, string, string) *Identity { return &Identity{DisplayName: "Phone caller"} }
 	if err := got.addAll(rebuilt.reconcileOnly(ctx, list, fallback)); err != nil {
 		t.Fatal(err)
 	}

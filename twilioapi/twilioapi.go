@@ -79,6 +79,22 @@ func (c *Client) Hangup(ctx context.Context, callSID string) error {
 	return c.done("update_call", classify("hang up call", err))
 }
 
+// Caller returns who placed a call, from Twilio's Calls resource: its From and the
+// CallerName Twilio looked up (empty without caller-name lookup).
+func (c *Client) Caller(ctx context.Context, callSID string) (from, callerName string, err error) {
+	call, err := c.rest.Api.FetchCall(callSID, &openapi.FetchCallParams{})
+	if err := c.done("fetch_call", classify("fetch call", err)); err != nil {
+		return "", "", err
+	}
+	if call.From != nil {
+		from = *call.From
+	}
+	if call.CallerName != nil {
+		callerName = *call.CallerName
+	}
+	return from, callerName, nil
+}
+
 // Participant is a call in a conference in progress.
 type Participant struct {
 	CallSID       string

@@ -124,12 +124,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // identity is how the room shows the caller of an incoming call.
 func (h *Handler) identity(in incoming) roster.Identity {
-	if c, ok := h.rooms().Caller(in.From); ok {
+	return CallerIdentity(h.rooms(), in.From, in.CallerName, h.opts.CallerID, h.opts.DefaultPictureURL)
+}
+
+// CallerIdentity is how a caller is shown: as the rooms file's directory names its number,
+// else by the CallerName Twilio looked up or the number as mode says, with picture.
+func CallerIdentity(rs *rooms.Rooms, from, callerName string, mode mapper.CallerIDMode, picture string) roster.Identity {
+	if c, ok := rs.Caller(from); ok {
 		return roster.Identity{Username: c.Username, DisplayName: c.DisplayName,
-			PictureURL: c.PictureURL, Role: c.Role, Masked: mapper.Mask(in.From)}
+			PictureURL: c.PictureURL, Role: c.Role, Masked: mapper.Mask(from)}
 	}
-	display, masked := mapper.Caller(in.From, in.CallerName, h.opts.CallerID)
-	return roster.Identity{DisplayName: display, PictureURL: h.opts.DefaultPictureURL, Masked: masked}
+	display, masked := mapper.Caller(from, callerName, mode)
+	return roster.Identity{DisplayName: display, PictureURL: picture, Masked: masked}
 }
 
 // route finds the topic of an incoming call: by SIP header, else by the user part of a SIP

@@ -197,10 +197,13 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		DefaultPictureURL: cfg.DefaultPictureURL,
 		Sinks:             plat.sinks(pub),
 		Twilio:            rest,
-		Shown:             pub,
-		Ready:             pub.Ready,
-		Observer:          met,
-		Log:               log,
+		Identify: func(from, callerName string) roster.Identity {
+			return webhook.CallerIdentity(current.Load(), from, callerName, cfg.CallerID, cfg.DefaultPictureURL)
+		},
+		Shown:    pub,
+		Ready:    pub.Ready,
+		Observer: met,
+		Log:      log,
 	})
 
 	hooks := webhook.New(webhook.Options{

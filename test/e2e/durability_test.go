@@ -153,7 +153,8 @@ func sidIndex(sid string) int {
 
 // TestDamagedStore: a roster file damaged as a machine crash between syncs can leave it (the
 // bridge did not close it cleanly, and its pages are garbage) is set aside when the bridge
-// starts, an error says so, and reconciliation brings back the calls Twilio lists.
+// starts, an error says so, and reconciliation brings back the calls Twilio lists, named as
+// Twilio's Calls resource says who placed them.
 func TestDamagedStore(t *testing.T) {
 	t.Parallel()
 	twilio := newFakeTwilio(t)
@@ -163,8 +164,12 @@ func TestDamagedStore(t *testing.T) {
 	conf := confSID(1)
 	for i := 1; i <= 2; i++ {
 		twilio.setLive(conf, topicA, callSID(i))
-		b.dialIn(callSID(i), knownCaller, numA, conf, topicA, i)
 	}
+	twilio.setCaller(callSID(1), knownCaller, "")
+	twilio.setCaller(callSID(2), unknownCaller, "ANN SMITH")
+	b.dialIn(callSID(1), knownCaller, numA, conf, topicA, 1)
+	b.mustPost("/twilio/voice", voiceForm(callSID(2), unknownCaller, numA, "CallerName", "ANN SMITH"), 200)
+	b.mustPost("/twilio/conference", confForm("participant-join", conf, topicA, 2, callSID(2)), 204)
 	b.stop(syscall.SIGKILL)
 	path := filepath.Join(env["DIALIN_DATA_DIR"], "roster.db")
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -189,8 +194,8 @@ func TestDamagedStore(t *testing.T) {
 		t.Errorf("damaged file set aside as %v; want one", aside)
 	}
 	got := b.parties(topicA)
-	if len(got) != 2 {
-		t.Fatalf("after the restart: %v; want both calls Twilio lists, from reconciliation", got)
+	if len(got) != 2 || got[callSID(1)].Sender.DisplayName != "John Smith" || got[callSID(2)].Sender.DisplayName != "ANN SMITH" {
+		t.Fatalf("after the restart: %v; want both calls Twilio lists, from reconciliation, named as before", got)
 	}
 	// The bridge goes on as usual: a clean stop, and a restart that finds its file whole.
 	if code := b.stop(syscall.SIGTERM); code != 0 {
@@ -203,5 +208,42 @@ func TestDamagedStore(t *testing.T) {
 	}
 	if aside, _ := filepath.Glob(path + ".damaged-*"); len(aside) != 1 {
 		t.Errorf("after a clean restart: %v set aside; want still the one", aside)
+	}
+}
+
+// TestLostIncomingCall: a join whose incoming-call webhook the bridge never stored (lost in a
+// machine crash) shows the caller as Twilio's Calls resource says: the directory's name for a
+// known number, the masked number for another. When Twilio cannot say, the party is shown as
+// "Phone caller", without a number.
+func TestLostIncomingCall(t *testing.T) {
+	t.Parallel()
+	twilio := newFakeTwilio(t)
+	env := prodEnv(t, twilio)
+	env["DIALIN_RECONCILE_INTERVAL"] = "1h"
+	b := startBridge(t, env)
+	c := subscriber(t, b, topicA, "websocket")
+	conf := confSID(1)
+	twilio.setCaller(callSID(1), knownCaller, "")
+	twilio.setCaller(callSID(2), unknownCaller, "")
+	b.mustPost("/twilio/conference", confForm("participant-join", conf, topicA, 1, callSID(1)), 204)
+	if p := c.nextPresence(); p.Sender.DisplayName != "John Smith" || p.Sender.ID != callSID(1) {
+		t.Errorf("known caller without its incoming call: shown as %q (%s); want John Smith", p.Sender.DisplayName, p.Sender.ID)
+	}
+	b.mustPost("/twilio/conference", confForm("participant-join", conf, topicA, 2, callSID(2)), 204)
+	if p, want := c.nextPresence(), "+1 ••• 0123"; p.Sender.DisplayName != want {
+		t.Errorf("unknown caller without its incoming call: shown as %q; want its masked number %q", p.Sender.DisplayName, want)
+	}
+	// Twilio cannot say (the call is not found): shown without a number.
+	b.mustPost("/twilio/conference", confForm("participant-join", conf, topicA, 3, callSID(3)), 204)
+	if p := c.nextPresence(); p.Sender.DisplayName != "Phone caller" || p.Sender.ID != callSID(3) {
+		t.Errorf("caller Twilio does not know: shown as %q; want Phone caller", p.Sender.DisplayName)
+	}
+	// A leave of a call never seen stores its end and shows nothing; a late join of it
+	// changes nothing.
+	b.mustPost("/twilio/conference", confForm("participant-leave", conf, topicA, 5, callSID(4)), 204)
+	b.mustPost("/twilio/conference", confForm("participant-join", conf, topicA, 4, callSID(4)), 204)
+	c.expectNothing(quiet)
+	if logs := b.LogsWritten(); strings.Contains(logs, unknownCaller[2:]) || strings.Contains(logs, knownCaller[2:]) {
+		t.Errorf("a caller's number is in the logs in masked mode:\n%s", logs)
 	}
 }

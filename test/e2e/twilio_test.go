@@ -24,6 +24,7 @@ type fakeTwilio struct {
 	failing  int                  // HTTP status to answer everything with; 0: answer normally
 	delay    time.Duration        // how long each answer waits
 	hangups  []string             // CallSids hung up
+	callers  map[string][2]string // CallSid → From, CallerName (Calls/{Sid}.json)
 }
 
 type fakeConf struct {
@@ -34,7 +35,7 @@ type fakeConf struct {
 const fakePageSize = 2
 
 func newFakeTwilio(t testing.TB) *fakeTwilio {
-	f := &fakeTwilio{confs: map[string]*fakeConf{}}
+	f := &fakeTwilio{confs: map[string]*fakeConf{}, callers: map[string][2]string{}}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
@@ -52,6 +53,13 @@ func (f *fakeTwilio) setLive(conf, topic string, sids ...string) {
 	for _, sid := range sids {
 		c.parts[sid] = [2]bool{}
 	}
+}
+
+// setCaller says who placed call sid, for its Calls resource.
+func (f *fakeTwilio) setCaller(sid, from, callerName string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.callers[sid] = [2]string{from, callerName}
 }
 
 // end takes calls out of every conference; conferences left empty end.
@@ -129,6 +137,8 @@ func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
 		f.listParticipants(w, r, parts[1])
 	case r.Method == http.MethodPost && len(parts) == 2 && parts[0] == "Calls":
 		f.updateCall(w, r, parts[1])
+	case r.Method == http.MethodGet && len(parts) == 2 && parts[0] == "Calls":
+		f.fetchCall(w, parts[1])
 	default:
 		twilioError(w, 404, 20404, "The requested resource "+r.URL.Path+" was not found")
 	}
@@ -226,6 +236,30 @@ func (f *fakeTwilio) updateCall(w http.ResponseWriter, r *http.Request, sid stri
 		"sid": sid, "account_sid": accountID, "status": "completed", "direction": "inbound",
 		"api_version": "2010-04-01", "uri": "/2010-04-01/Accounts/" + accountID + "/Calls/" + sid + ".json",
 	})
+}
+
+// fetchCall answers Calls/{Sid}.json with the fields of Twilio's Call resource.
+func (f *fakeTwilio) fetchCall(w http.ResponseWriter, sid string) {
+	f.mu.Lock()
+	who, ok := f.callers[sid]
+	f.mu.Unlock()
+	if !ok {
+		twilioError(w, 404, 20404, "The requested resource /2010-04-01/Accounts/"+accountID+"/Calls/"+sid+".json was not found")
+		return
+	}
+	call := map[string]any{
+		"sid": sid, "account_sid": accountID, "parent_call_sid": nil, "to": numA, "to_formatted": "(500) 555-0006",
+		"from": who[0], "from_formatted": who[0], "caller_name": nil, "status": "in-progress", "direction": "inbound",
+		"start_time": "Wed, 25 Nov 2026 10:00:00 +0000", "end_time": nil, "duration": nil, "price": nil,
+		"api_version": "2010-04-01", "phone_number_sid": "PN" + strings.Repeat("0", 32), "answered_by": nil,
+		"forwarded_from": nil, "group_sid": nil, "queue_time": "0", "trunk_sid": nil,
+		"date_created": "Wed, 25 Nov 2026 10:00:00 +0000", "date_updated": "Wed, 25 Nov 2026 10:00:01 +0000",
+		"uri": "/2010-04-01/Accounts/" + accountID + "/Calls/" + sid + ".json",
+	}
+	if who[1] != "" {
+		call["caller_name"] = who[1]
+	}
+	writeJSON(w, call)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
