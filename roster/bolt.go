@@ -80,7 +80,6 @@ type boltOp struct {
 
 type boltFn func(*bolt.Tx) (apply func(), err error)
 
-
 // errLead tells a queued update that its goroutine commits next.
 var errLead = errors.New("lead the next commit")
 
