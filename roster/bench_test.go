@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// BenchmarkBoltJoin measures a join applied to the bolt store by concurrent webhooks, each
-// durable before it returns; bolt's batch commits them together.
+// BenchmarkBoltJoin measures a join (an incoming call and its join: two updates) applied to
+// the bolt store by concurrent webhooks, each written to the file before it returns; those in
+// flight together share commits.
 func BenchmarkBoltJoin(b *testing.B) {
 	for _, par := range []int{1, 32} {
 		b.Run(fmt.Sprintf("inflight=%d", par), func(b *testing.B) {
