@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,7 +60,8 @@ type Bolt struct {
 	dirty    atomic.Bool                 // committed since the last sync
 	syncErr  atomic.Pointer[syncFailure] // the last sync's failure, nil once one succeeds
 
-	setAside    string // where a damaged file was moved at open ("" if none)
+	lock        *os.File // holds the directory's lock (see lockDir)
+	setAside    string   // where a damaged file was moved at open ("" if none)
 	setAsideErr error
 
 	// live indexes the calls not ended, by topic: it is built when the file is opened and
@@ -121,6 +123,19 @@ func OpenBoltWith(dir string, o BoltOptions) (*Bolt, error) {
 	}
 	b := &Bolt{quit: make(chan struct{}), synced: make(chan struct{}), dir: dir, interval: o.SyncInterval}
 	b.idle.L = &b.mu
+	// The directory is this store's alone before its marker is taken or its file checked: a
+	// second bridge on the same directory must not take the first one's file for damaged.
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	b.lock = lock
+	opened := false
+	defer func() {
+		if !opened {
+			lock.Close()
+		}
+	}()
 	path := filepath.Join(dir, BoltFile)
 	clean, err := takeMarker(dir)
 	if err != nil {
@@ -180,8 +195,28 @@ func OpenBoltWith(dir string, o BoltOptions) (*Bolt, error) {
 		return nil, fmt.Errorf("index calls: %w", err)
 	}
 	b.db = db
+	opened = true
 	go b.syncLoop()
 	return b, nil
+}
+
+// lockFile is the file, beside the bolt file, whose lock says a store has the directory.
+const lockFile = "roster.lock"
+
+// lockDir takes the directory's lock, or fails at once if another process holds it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("data dir %s is in use by another process", dir)
+		}
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	return f, nil
 }
 
 // SetAside reports the damaged file OpenBoltWith set aside, and what was wrong with it; ""
@@ -623,6 +658,7 @@ func (b *Bolt) Close() error {
 		if err == nil {
 			err = putMarker(b.dir)
 		}
+		b.lock.Close()
 	})
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -288,4 +289,25 @@ func TestBoltOldFile(t *testing.T) {
 	})
 	put(t, s, "CAon", "A", Ended)
 	assertSIDs(t, "Topic(A) after an end", topicSIDs(t, s, "A"), "CAroute")
+}
+
+// TestBoltDirInUse: a second store on a directory in use fails at once, and leaves the
+// first one's file alone (it is not taken for damaged: the first has no clean marker while
+// it runs).
+func TestBoltDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestBolt(t, dir)
+	put(t, s, "CA1", "A", Online)
+	checked := false
+	_, err := OpenBoltWith(dir, BoltOptions{Check: func(string) error { checked = true; return errors.New("damaged") }})
+	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
+		t.Fatalf("second open: %v; want in use", err)
+	}
+	if checked {
+		t.Error("the second open checked the first one's file")
+	}
+	if _, err := os.Stat(filepath.Join(dir, BoltFile)); err != nil {
+		t.Errorf("the first store's file: %v", err)
+	}
+	assertSIDs(t, "the first store still works", topicSIDs(t, s, "A"), "CA1")
 }
