@@ -14,7 +14,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync/atomic"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -138,9 +137,6 @@ func (c *Core) ConferenceEnd(ctx context.Context, topicID, conferenceSID string,
 	return len(chs), err
 }
 
-// callerTimeout bounds the lookup of who placed a call the roster never saw.
-const callerTimeout = 3 * time.Second
-
 // name names a participant the roster never saw: it reached the conference some other way,
 // or its incoming call was lost (the machine crashed before the store was synced, or the
 // store could not be written). It is shown only in a conference of a known topic (nil
@@ -151,9 +147,7 @@ func (c *Core) name(ctx context.Context, sid, topicID string) *roster.Identity {
 		return nil
 	}
 	if c.opts.Twilio != nil && c.opts.Identify != nil {
-		lctx, cancel := context.WithTimeout(ctx, callerTimeout)
-		from, callerName, err := c.opts.Twilio.Caller(lctx, sid)
-		cancel()
+		from, callerName, err := c.opts.Twilio.Caller(ctx, sid) // bounded by the client (twilioapi.CallerTimeout)
 		if err == nil && from != "" {
 			id := c.opts.Identify(from, callerName)
 			return &id

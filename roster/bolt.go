@@ -57,8 +57,8 @@ type Bolt struct {
 	idle    sync.Cond // signalled when leading ends
 
 	interval time.Duration
-	dirty    atomic.Bool                 // committed since the last sync
-	syncErr  atomic.Pointer[syncFailure] // the last sync's failure, nil once one succeeds
+	dirty    atomic.Bool                  // committed since the last sync
+	failed   atomic.Pointer[storeFailure] // a sync or a commit failed: see sync and commit
 
 	lock        *os.File // holds the directory's lock (see lockDir)
 	setAside    string   // where a damaged file was moved at open ("" if none)
@@ -70,7 +70,7 @@ type Bolt struct {
 	live   map[string]map[string]struct{} // TopicID → CallSid
 }
 
-type syncFailure struct{ err error }
+type storeFailure struct{ err error }
 
 // boltOp is one update waiting for the next commit. fn returns, when it wrote anything, what
 // to apply to the live index once the commit succeeds (nil when it wrote nothing). done gets
@@ -143,23 +143,22 @@ func OpenBoltWith(dir string, o BoltOptions) (*Bolt, error) {
 	}
 	if _, err := os.Stat(path); err == nil && !clean {
 		if cerr := o.Check(path); cerr != nil {
-			b.setAside = fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
-			b.setAsideErr = cerr
-			if err := os.Rename(path, b.setAside); err != nil {
-				return nil, fmt.Errorf("set aside damaged bolt file (%v): %w", cerr, err)
+			if !errors.Is(cerr, ErrDamaged) {
+				return nil, fmt.Errorf("check bolt file: %w", cerr)
+			}
+			if err := b.setAsideFile(path, cerr); err != nil {
+				return nil, err
 			}
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: 2 * time.Second,
-		// The freelist is rebuilt from the pages when the file is opened instead of being
-		// written with every commit: commits write less, and nothing is lost, as the
-		// freelist only says which pages are free.
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		// Commits are written, not synced; syncLoop syncs (see Bolt).
-		NoSync: true,
-	})
+	db, err := openWritable(path)
+	if errors.Is(err, ErrDamaged) && b.setAside == "" {
+		// The check passed, but bbolt's own walk of the pages when it opens the file did not.
+		if err := b.setAsideFile(path, err); err != nil {
+			return nil, err
+		}
+		db, err = openWritable(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open bolt file: %w", err)
 	}
@@ -219,6 +218,40 @@ func lockDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
+// ErrDamaged marks a bolt file found damaged.
+var ErrDamaged = errors.New("bolt file damaged")
+
+// setAsideFile renames the damaged file at path, found so for why.
+func (b *Bolt) setAsideFile(path string, why error) error {
+	aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405.000000000Z"))
+	if err := os.Rename(path, aside); err != nil {
+		return fmt.Errorf("set aside damaged bolt file (%v): %w", why, err)
+	}
+	b.setAside, b.setAsideErr = aside, why
+	return nil
+}
+
+// openWritable opens the bolt file at path for the store. bbolt walks every page of a file
+// it opens (to rebuild the freelist, which is not written) and panics on a damaged one: that
+// is ErrDamaged here, when it panics in this goroutine.
+func openWritable(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrDamaged, r)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: 2 * time.Second,
+		// The freelist is rebuilt from the pages when the file is opened instead of being
+		// written with every commit: commits write less, and nothing is lost, as the
+		// freelist only says which pages are free.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// Commits are written, not synced; syncLoop syncs (see Bolt).
+		NoSync: true,
+	})
+}
+
 // SetAside reports the damaged file OpenBoltWith set aside, and what was wrong with it; ""
 // when there was none.
 func (b *Bolt) SetAside() (string, error) { return b.setAside, b.setAsideErr }
@@ -271,18 +304,18 @@ func CheckBolt(path string) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("bolt file damaged: %v", r)
+			err = fmt.Errorf("%w: %v", ErrDamaged, r)
 		}
 	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	db, err := openReadOnly(path)
 	if err != nil {
-		return fmt.Errorf("bolt file damaged: %w", err)
+		return err
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
 		calls := tx.Bucket(bucketCalls)
 		if calls == nil {
-			return errors.New("bolt file damaged: the calls bucket is missing")
+			return fmt.Errorf("%w: the calls bucket is missing", ErrDamaged)
 		}
 		err := calls.ForEach(func(k, v []byte) error {
 			_, err := decodeCall(string(k), v)
@@ -292,10 +325,23 @@ func CheckBolt(path string) (err error) {
 			err = tx.Bucket(bucketLive).ForEach(func(k, v []byte) error { return nil })
 		}
 		if err != nil {
-			return fmt.Errorf("bolt file damaged: %w", err)
+			return fmt.Errorf("%w: %w", ErrDamaged, err)
 		}
 		return nil
 	})
+}
+
+// openReadOnly opens the bolt file at path to check it. A file bbolt refuses to open
+// (invalid, or both meta pages bad) is ErrDamaged; one it cannot lock in time is not.
+func openReadOnly(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	switch {
+	case errors.Is(err, bolterr.ErrTimeout):
+		return nil, fmt.Errorf("open bolt file: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrDamaged, err)
+	}
+	return db, nil
 }
 
 // CheckBoltFull is CheckBolt and then bbolt's own Tx.Check of every page and the free list.
@@ -304,9 +350,9 @@ func CheckBoltFull(path string) error {
 	if err := CheckBolt(path); err != nil {
 		return err
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	db, err := openReadOnly(path)
 	if err != nil {
-		return fmt.Errorf("bolt file damaged: %w", err)
+		return err
 	}
 	defer db.Close()
 	return db.View(func(tx *bolt.Tx) error {
@@ -317,7 +363,7 @@ func CheckBoltFull(path string) error {
 			}
 		}
 		if len(errs) > 0 {
-			return fmt.Errorf("bolt file damaged: %w", errors.Join(errs...))
+			return fmt.Errorf("%w: %w", ErrDamaged, errors.Join(errs...))
 		}
 		return nil
 	})
@@ -338,17 +384,18 @@ func (b *Bolt) syncLoop() {
 	}
 }
 
-// sync syncs the file if anything was committed since the last sync.
+// sync syncs the file if anything was committed since the last sync. A failed sync fails
+// the store for good: after a failed fdatasync the kernel may have dropped the pages it
+// could not write, and a later sync that succeeds says nothing about them. Ping then fails,
+// and Close does not mark the store closed cleanly, so that the file is checked when it is
+// next opened.
 func (b *Bolt) sync() {
 	if !b.dirty.Swap(false) {
 		return
 	}
 	if err := b.db.Sync(); err != nil {
-		b.dirty.Store(true)
-		b.syncErr.Store(&syncFailure{err})
-		return
+		b.failed.CompareAndSwap(nil, &storeFailure{fmt.Errorf("sync bolt file: %w", err)})
 	}
-	b.syncErr.Store(nil)
 }
 
 // errNothingWritten rolls back a group none of whose updates wrote anything: nothing to
@@ -356,8 +403,27 @@ func (b *Bolt) sync() {
 var errNothingWritten = errors.New("nothing written")
 
 // commit runs a group in one transaction. An update whose function fails is answered with
-// its error and the rest are committed without it.
+// its error and the rest are committed without it. A panic while committing (bbolt panics on
+// a damaged page) answers the whole group with an error and marks the store failed: later
+// updates and Ping fail, rather than wait for a commit that will not come.
 func (b *Bolt) commit(group []*boltOp) {
+	answered := 0
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("bolt commit failed: %v", r)
+			b.failed.CompareAndSwap(nil, &storeFailure{err})
+			for _, op := range group[answered:] {
+				op.done <- err
+			}
+		}
+	}()
+	if f := b.failed.Load(); f != nil {
+		for _, op := range group {
+			op.done <- f.err
+		}
+		answered = len(group)
+		return
+	}
 	applies := make([]func(), 0, len(group))
 	for len(group) > 0 {
 		failed := -1
@@ -394,6 +460,7 @@ func (b *Bolt) commit(group []*boltOp) {
 			for _, op := range group {
 				op.done <- err
 			}
+			answered = len(group)
 			return
 		}
 		group[failed].done <- opErr
@@ -630,10 +697,10 @@ func (b *Bolt) Sweep(ctx context.Context, now time.Time) (int, error) {
 	return n, err
 }
 
-// Ping implements Store: it fails while the file cannot be synced to the disk.
+// Ping implements Store: it fails once the store failed (see sync and commit).
 func (b *Bolt) Ping(ctx context.Context) error {
-	if f := b.syncErr.Load(); f != nil {
-		return fmt.Errorf("sync bolt file: %w", f.err)
+	if f := b.failed.Load(); f != nil {
+		return f.err
 	}
 	return b.db.View(func(*bolt.Tx) error { return nil })
 }
@@ -652,6 +719,9 @@ func (b *Bolt) Close() error {
 		}
 		b.mu.Unlock()
 		err = b.db.Sync()
+		if f := b.failed.Load(); f != nil && err == nil {
+			err = f.err
+		}
 		if cerr := b.db.Close(); err == nil {
 			err = cerr
 		}

@@ -311,3 +311,66 @@ func TestBoltDirInUse(t *testing.T) {
 	}
 	assertSIDs(t, "the first store still works", topicSIDs(t, s, "A"), "CA1")
 }
+
+// TestBoltCommitPanics: a commit that panics (bbolt does on a damaged page) answers its
+// update with an error and fails the store: later updates and Ping fail at once instead of
+// waiting for ever, and the store is not marked closed cleanly, so its file is checked when
+// next opened.
+func TestBoltCommitPanics(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "CA1", "A", Online)
+	ctx := context.Background()
+	err = s.Update(ctx, "CA2", func(*Call, bool) bool { panic("invalid page type") })
+	if err == nil || !strings.Contains(err.Error(), "invalid page type") {
+		t.Fatalf("Update that panicked: %v", err)
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping passes on a failed store")
+	}
+	if err := s.Update(ctx, "CA3", func(c *Call, _ bool) bool { c.State = Online; return true }); err == nil {
+		t.Error("an update after the failure was accepted")
+	}
+	if err := s.Close(); err == nil {
+		t.Error("Close of a failed store reports no error")
+	}
+	if _, err := os.Stat(filepath.Join(dir, cleanMarker)); err == nil {
+		t.Error("a failed store was marked closed cleanly")
+	}
+	checked := false
+	r, err := OpenBoltWith(dir, BoltOptions{Check: func(p string) error { checked = true; return CheckBolt(p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !checked {
+		t.Error("the file of a failed store was not checked when opened")
+	}
+	assertSIDs(t, "Topic(A) after reopening", topicSIDs(t, r, "A"), "CA1")
+}
+
+// TestBoltCheckInconclusive: a check that could not run (it was killed, or could not lock
+// the file) fails the open and leaves the file where it is; only ErrDamaged sets it aside.
+func TestBoltCheckInconclusive(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, s, "CA1", "A", Online)
+	s.Close()
+	os.Remove(filepath.Join(dir, cleanMarker))
+	_, err = OpenBoltWith(dir, BoltOptions{Check: func(string) error { return errors.New("check-store: signal: killed") }})
+	if err == nil {
+		t.Fatal("open went on after an inconclusive check")
+	}
+	aside, _ := filepath.Glob(filepath.Join(dir, BoltFile+".damaged-*"))
+	if len(aside) != 0 {
+		t.Fatalf("an inconclusive check set the file aside: %v", aside)
+	}
+	r := openTestBolt(t, dir) // checked again (the marker is still missing), and whole
+	assertSIDs(t, "Topic(A)", topicSIDs(t, r, "A"), "CA1")
+}

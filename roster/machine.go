@@ -117,25 +117,30 @@ func (r *Roster) Admit(ctx context.Context, sid, topicID string, id Identity) (C
 // store does not hold (one that reached the conference some other way, or whose incoming
 // call was lost); when it is nil or returns nil, such a call is ignored.
 func (r *Roster) Participant(ctx context.Context, sid string, p Participant, name Namer) (Change, error) {
-	ch, err := r.participant(ctx, sid, p, nil)
-	if err != nil || ch.Was != "" || name == nil {
+	ch, known, err := r.participant(ctx, sid, p, nil)
+	if err != nil || known || name == nil {
 		return ch, err
 	}
-	// Not in the store (or its conference ended): name it, and try again. A leave is stored
-	// too, as a tombstone, so that a join delivered after it cannot bring the call online.
+	// Not in the store: name it, and try again. A leave is stored too, as a tombstone, so
+	// that a join delivered after it cannot bring the call online.
 	id := name(ctx, sid, p.TopicID)
 	if id == nil {
 		return ch, nil
 	}
-	return r.participant(ctx, sid, p, id)
+	ch, _, err = r.participant(ctx, sid, p, id)
+	return ch, err
 }
 
-func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (Change, error) {
+// participant applies the callback, naming a call the store does not hold by fallback (nil:
+// such a call is left alone). known is false only when the store does not hold the call
+// and the callback is not too late for its conference anyway.
+func (r *Roster) participant(ctx context.Context, sid string, p Participant, fallback *Identity) (ch Change, known bool, err error) {
 	// A callback of a conference that ended after it changes nothing.
 	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || over {
-		return Change{}, err
+		return Change{}, true, err
 	}
-	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
+	ch, err = r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
+		known = found
 		if !found {
 			if fallback == nil {
 				return false, EmitNone
@@ -176,12 +181,12 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 		return true, EmitNone
 	})
 	if err != nil {
-		return Change{}, fmt.Errorf("apply participant callback: %w", err)
+		return Change{}, true, fmt.Errorf("apply participant callback: %w", err)
 	}
 	if ch.Emit == EmitOnline && ch.Was != Online {
-		return r.unlessEnded(ctx, sid, p, ch), nil
+		return r.unlessEnded(ctx, sid, p, ch), true, nil
 	}
-	return ch, nil
+	return ch, known, nil
 }
 
 // unlessEnded takes back a join that raced with its conference's end: conference-end records

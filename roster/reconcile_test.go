@@ -269,6 +269,13 @@ func TestNamerOnlyForUnknownCalls(t *testing.T) {
 	if ch, err := r.Participant(ctx, "CAnew", join, name); err != nil || ch.Emit != EmitOnline || ch.Call.DisplayName != "named CAnew" {
 		t.Fatalf("unknown call: %+v, %v", ch, err)
 	}
+	// A callback too late for its conference changes nothing, and asks nothing.
+	if _, err := r.ConferenceEnd(ctx, "A", "CF9", 10); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := r.Participant(ctx, "CAlate", Participant{ConferenceSID: "CF9", TopicID: "A", Seq: 5}, name); err != nil || ch.Emit != EmitNone {
+		t.Fatalf("late callback: %+v, %v", ch, err)
+	}
 	list := func(context.Context) (map[string]LiveCall, error) {
 		return map[string]LiveCall{
 			"CAknown":  {TopicID: "A", ConferenceSID: "CF1"},

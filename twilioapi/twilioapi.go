@@ -22,9 +22,13 @@ const DefaultBaseURL = "https://api.twilio.com"
 // Timeout caps each REST request.
 const Timeout = 10 * time.Second
 
+// CallerTimeout bounds Caller, which a webhook may wait for: twilio-go takes no context.
+const CallerTimeout = 3 * time.Second
+
 // Client calls Twilio's REST API.
 type Client struct {
 	rest    *twilio.RestClient
+	lookup  *twilio.RestClient // the same, with CallerTimeout
 	observe func(operation string, err error)
 }
 
@@ -44,15 +48,18 @@ func New(baseURL, accountSID, authToken string) (*Client, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("twilio API URL %q is not an absolute URL", baseURL)
 	}
-	c := &client.Client{
-		Credentials: client.NewCredentials(accountSID, authToken),
-		HTTPClient: &http.Client{
-			Timeout:   Timeout,
-			Transport: rebase{base: base, next: http.DefaultTransport},
-		},
+	rest := func(timeout time.Duration) *twilio.RestClient {
+		c := &client.Client{
+			Credentials: client.NewCredentials(accountSID, authToken),
+			HTTPClient: &http.Client{
+				Timeout:   timeout,
+				Transport: rebase{base: base, next: http.DefaultTransport},
+			},
+		}
+		c.SetAccountSid(accountSID)
+		return twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})
 	}
-	c.SetAccountSid(accountSID)
-	return &Client{rest: twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})}, nil
+	return &Client{rest: rest(Timeout), lookup: rest(CallerTimeout)}, nil
 }
 
 // rebase sends requests meant for Twilio's host to base instead.
@@ -80,9 +87,10 @@ func (c *Client) Hangup(ctx context.Context, callSID string) error {
 }
 
 // Caller returns who placed a call, from Twilio's Calls resource: its From and the
-// CallerName Twilio looked up (empty without caller-name lookup).
+// CallerName Twilio looked up (empty without caller-name lookup). It gives up after
+// CallerTimeout.
 func (c *Client) Caller(ctx context.Context, callSID string) (from, callerName string, err error) {
-	call, err := c.rest.Api.FetchCall(callSID, &openapi.FetchCallParams{})
+	call, err := c.lookup.Api.FetchCall(callSID, &openapi.FetchCallParams{})
 	if err := c.done("fetch_call", classify("fetch call", err)); err != nil {
 		return "", "", err
 	}

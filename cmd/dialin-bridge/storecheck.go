@@ -15,13 +15,18 @@ import (
 // checkStoreCommand is the subcommand that checks a bolt roster file.
 const checkStoreCommand = "check-store"
 
-// checkStore checks the bolt file at path: 0 when whole, 1 (and why, on stderr) when not.
+// checkStore checks the bolt file at path: 0 when whole, 1 (and why, on stderr) when
+// damaged, 3 when it could not be checked. bbolt panicking on a damaged page exits 2.
 func checkStore(path string, stderr io.Writer) int {
-	if err := roster.CheckBoltFull(path); err != nil {
-		fmt.Fprintln(stderr, err)
+	err := roster.CheckBoltFull(path)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, err)
+	if errors.Is(err, roster.ErrDamaged) {
 		return 1
 	}
-	return 0
+	return 3
 }
 
 // checkInChild checks the bolt file at path in a child process (this binary, check-store),
@@ -38,18 +43,23 @@ func checkInChild(path string) error {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
 	var exit *exec.ExitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.As(err, &exit):
-		reason := strings.TrimSpace(out.String())
-		if len(reason) > 512 {
-			reason = reason[:512] + "…"
-		}
-		if reason == "" {
-			reason = exit.String()
-		}
-		return errors.New(reason)
 	}
-	return roster.CheckBolt(path)
+	if !errors.As(err, &exit) {
+		return roster.CheckBolt(path)
+	}
+	reason := strings.TrimPrefix(strings.TrimSpace(out.String()), roster.ErrDamaged.Error()+": ")
+	if len(reason) > 512 {
+		reason = reason[:512] + "…"
+	}
+	if reason == "" {
+		reason = exit.String()
+	}
+	switch exit.ExitCode() {
+	case 1, 2: // damaged, or bbolt panicked on it
+		return fmt.Errorf("%w (%s)", roster.ErrDamaged, reason)
+	}
+	// Killed, or could not check: not a verdict on the file.
+	return fmt.Errorf("check-store %s: %s", exit, reason)
 }
