@@ -63,7 +63,7 @@ func (c *Conn) Close() {
 
 // serve begins a session the engine accepted: its writer, its read loop and its join timer.
 func (s *Server) serve(ec engineio.Conn) {
-	s.ids.accepted()
+	s.ids.accepted(ec.ID())
 	c := &Conn{srv: s, eio: ec, out: newOutbox(s.opts.MaxQueue)}
 	s.mu.Lock()
 	if s.closing {

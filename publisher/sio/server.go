@@ -7,6 +7,7 @@
 package sio
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -219,6 +220,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
+	if sid := q.Get("sid"); sid != "" {
+		s.ids.await(r.Context(), sid, handOverWait)
+	}
 	if q.Get("transport") != "polling" {
 		s.engine.ServeHTTP(w, r)
 		return
@@ -280,17 +284,78 @@ func (s *Server) checkPollingBody(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// handOverWait bounds how long a request waits for its session to be handed over.
+const handOverWait = 2 * time.Second
+
 // idGenerator makes Engine.IO session ids of 128 random bits (go-socket.io's default is a
 // counter: anyone could name another client's session). It also counts the sessions the
-// engine began and the server has not yet accepted.
-type idGenerator struct{ opening atomic.Int64 }
-
-func (g *idGenerator) NewID() string {
-	g.opening.Add(1)
-	var b [16]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+// engine began and the server has not yet accepted, and keeps their ids: go-socket.io
+// answers a handshake before it registers the session, from a goroutine of its own, so a
+// client's next request can arrive first (see await).
+type idGenerator struct {
+	opening atomic.Int64
+	mu      sync.Mutex
+	issued  map[string]issuedID // handed out, not yet accepted
 }
 
-func (g *idGenerator) accepted()      { g.opening.Add(-1) }
+type issuedID struct {
+	at    time.Time
+	ready chan struct{} // closed when the session is accepted
+}
+
+// issuedTTL is how long an id handed out stays awaited: a session the engine never handed
+// over (its handshake failed) is forgotten after it.
+const issuedTTL = 10 * time.Second
+
+func (g *idGenerator) NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	id := base64.RawURLEncoding.EncodeToString(b[:])
+	now := time.Now()
+	g.mu.Lock()
+	if g.issued == nil {
+		g.issued = map[string]issuedID{}
+	}
+	if len(g.issued) >= 64 {
+		for k, e := range g.issued {
+			if now.Sub(e.at) > issuedTTL {
+				delete(g.issued, k)
+			}
+		}
+	}
+	g.issued[id] = issuedID{at: now, ready: make(chan struct{})}
+	g.mu.Unlock()
+	g.opening.Add(1)
+	return id
+}
+
+// accepted marks session id handed over to the server: the engine has registered it.
+func (g *idGenerator) accepted(id string) {
+	g.opening.Add(-1)
+	g.mu.Lock()
+	if e, ok := g.issued[id]; ok {
+		close(e.ready)
+		delete(g.issued, id)
+	}
+	g.mu.Unlock()
+}
+
+// await holds a request for session id, handed out and not yet accepted, until it is (at
+// most max): otherwise the engine would refuse it as an invalid sid.
+func (g *idGenerator) await(ctx context.Context, id string, max time.Duration) {
+	g.mu.Lock()
+	e, ok := g.issued[id]
+	g.mu.Unlock()
+	if !ok {
+		return
+	}
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-e.ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 func (g *idGenerator) pending() int64 { return g.opening.Load() }

@@ -254,3 +254,20 @@ func TestJSONPRefused(t *testing.T) {
 		t.Errorf("JSONP handshake: %d; want 400", resp.StatusCode)
 	}
 }
+
+// TestRequestRightAfterHandshake: a polling client may send its next request the moment the
+// handshake is answered, before go-socket.io's engine has registered the new session (it
+// does so from a goroutine of its own, after answering). That request is served (held until
+// the session is registered), not refused as an invalid sid.
+func TestRequestRightAfterHandshake(t *testing.T) {
+	ts := newServer(t, Options{})
+	for i := range 300 {
+		p, _ := pollOpen(t, ts.URL)
+		if code, body := p.post("40/chat?token=good"); code != 200 {
+			t.Fatalf("session %d: the first POST after the handshake got %d %q", i, code, body)
+		}
+		if !p.until("40/chat") {
+			t.Fatalf("session %d: no CONNECT ack", i)
+		}
+	}
+}
