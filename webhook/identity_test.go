@@ -105,6 +105,10 @@ func TestIdentity(t *testing.T) {
 		{name: "withheld: not E.164", mode: mapper.CallerIDFull, from: "4155550123", want: want{"", "Anonymous caller", picture, "guest"}},
 		{name: "withheld: SIP URI", mode: mapper.CallerIDFull, from: "sip:alice@example.com", want: want{"", "Anonymous caller", picture, "guest"}},
 		{name: "withheld with a CallerName", mode: mapper.CallerIDMasked, from: "anonymous", callerName: "DOE JANE", want: want{"", "Anonymous caller", picture, "guest"}},
+		{name: "directory caller from a SIP URI", mode: mapper.CallerIDMasked, from: "sip:" + knownCaller + "@example.sip.twilio.com",
+			want: want{"jsmith@fakeemail.com", "John Smith", "https://example.com/p/jsmith.png", "member"}},
+		{name: "CallerName with spaces around it", mode: mapper.CallerIDMasked, from: " " + unknownCaller + " ", callerName: "  DOE JANE ",
+			want: want{"", "DOE JANE", picture, "guest"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,6 +144,12 @@ func TestIdentity(t *testing.T) {
 						t.Errorf("event shows the full number: %s", j)
 					}
 				}
+			}
+			// A caller whose incoming call was lost is named from Twilio's Calls resource
+			// through CallerIdentity: exactly as this webhook named it.
+			id := webhook.CallerIdentity(loadRooms(t, "rooms.json"), tc.from, tc.callerName, tc.mode, picture)
+			if s := evs[0].Sender; id.Username != s.Username || id.DisplayName != s.DisplayName || id.PictureURL != s.PictureURL {
+				t.Errorf("CallerIdentity: %+v; the webhook showed %+v", id, s)
 			}
 		})
 	}

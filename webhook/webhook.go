@@ -124,12 +124,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // identity is how the room shows the caller of an incoming call.
 func (h *Handler) identity(in incoming) roster.Identity {
-	return CallerIdentity(h.rooms(), in.From, in.CallerName, h.opts.CallerID, h.opts.DefaultPictureURL)
+	return callerIdentity(h.rooms(), in.From, in.CallerName, h.opts.CallerID, h.opts.DefaultPictureURL)
 }
 
-// CallerIdentity is how a caller is shown: as the rooms file's directory names its number,
-// else by the CallerName Twilio looked up or the number as mode says, with picture.
+// CallerIdentity is how a caller is shown, from From and CallerName as Twilio gives them (in
+// a webhook, or in its Calls resource): exactly as the incoming-call webhook shows it.
 func CallerIdentity(rs *rooms.Rooms, from, callerName string, mode mapper.CallerIDMode, picture string) roster.Identity {
+	return callerIdentity(rs, sipNumber(strings.TrimSpace(from)), strings.TrimSpace(callerName), mode, picture)
+}
+
+// callerIdentity is CallerIdentity of a From and CallerName as parseIncoming leaves them: as
+// the rooms file's directory names the number, else by the CallerName or the number as mode
+// says, with picture.
+func callerIdentity(rs *rooms.Rooms, from, callerName string, mode mapper.CallerIDMode, picture string) roster.Identity {
 	if c, ok := rs.Caller(from); ok {
 		return roster.Identity{Username: c.Username, DisplayName: c.DisplayName,
 			PictureURL: c.PictureURL, Role: c.Role, Masked: mapper.Mask(from)}
