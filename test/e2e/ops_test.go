@@ -49,13 +49,7 @@ func TestKillAndRestart(t *testing.T) {
 
 	twilio.end(callSID(3)) // hung up while the bridge was down
 	b.restart()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.get("/readyz", "").Status != 200 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after restart: %s", b.get("/readyz", "").Body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	b.waitReady()
 	got := b.parties(topicA)
 	if len(got) != 2 || got[callSID(1)].Sender.DisplayName != "John Smith" || !got[callSID(2)].Content.MediaSession.SelfMuted {
 		t.Fatalf("after restart: %v; want calls 1 and 2 (2 muted), as before the kill", got)
