@@ -270,4 +270,13 @@ func TestRequestRightAfterHandshake(t *testing.T) {
 			t.Fatalf("session %d: no CONNECT ack", i)
 		}
 	}
+	// A session never handed out is refused at once, not held.
+	stranger := &poll{t: t, base: ts.URL, sid: "AAAAAAAAAAAAAAAAAAAAAA", header: http.Header{}}
+	start := time.Now()
+	if code, _ := stranger.post("40/chat?token=good"); code != http.StatusBadRequest {
+		t.Errorf("a made-up sid: %d; want 400", code)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("a made-up sid was held %v", d)
+	}
 }
