@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of dialin-bridge: go vet, then go test -race over all packages, including the
 # end-to-end tests that drive the built binary with real socket.io-client 2.x clients (node),
-# Debian's chromium (driven by playwright-core) and a real redis-server. On a fresh Debian
-# machine it installs what is missing first.
+# Debian's chromium (driven by playwright-core) and a real redis-server, then every benchmark
+# once. On a fresh Debian machine it installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,3 +38,8 @@ export DIALIN_TEST_REDIS_URL="${DIALIN_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 
 go vet ./...
 go test -race -count=1 -timeout 30m ./...
+# Every benchmark once, so that none breaks unseen (their timings are not checked here).
+if ! out=$(go test -run '^$' -bench . -benchtime 1x -count=1 ./... 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
