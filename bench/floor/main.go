@@ -7,7 +7,7 @@
 // and socket.io over WebSocket as the load tool's subscribers need. Run the load tool
 // against it exactly as against the bridge:
 //
-//	go run ./bench/floor -addr 127.0.0.1:8090 &
+//	go build -o /tmp/floor ./bench/floor && /tmp/floor -addr 127.0.0.1:8090 &
 //	go run ./bench -url http://127.0.0.1:8090 -rate 150 -calls 1500
 //
 // Whatever the bridge costs above this server's figure is the bridge's own doing; what this
@@ -33,8 +33,8 @@ import (
 const twiml = `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
 	`<Response><Dial timeLimit="14400"><Conference statusCallback="http://127.0.0.1/twilio/conference" statusCallbackEvent="start end join leave mute hold" startConferenceOnEnter="true" endConferenceOnExit="false" beep="false">5a1339868509b80641a56655</Conference></Dial></Response>`
 
-// event is a presence event of the bridge's size (506 bytes of JSON) with the call SID
-// and category filled in.
+// event is a presence event of the bridge's size (512 bytes of JSON for a 34-character call
+// SID, as the bridge's for a masked caller) with the call SID and category filled in.
 func event(sid, category string, online bool) []byte {
 	conn := "false"
 	if online {
@@ -51,9 +51,13 @@ type subscriber struct {
 	ws *websocket.Conn
 }
 
+// writeWait bounds a write to a subscriber, as the bridge bounds its own.
+const writeWait = 10 * time.Second
+
 func (s *subscriber) write(msg []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ws.SetWriteDeadline(time.Now().Add(writeWait))
 	return s.ws.WriteMessage(websocket.TextMessage, msg)
 }
 
@@ -70,7 +74,9 @@ func (sv *server) broadcast(msg []byte) {
 	}
 	sv.mu.Unlock()
 	for _, s := range subs {
-		s.write(msg)
+		if s.write(msg) != nil {
+			s.ws.Close() // its read loop ends and drops it
+		}
 	}
 }
 

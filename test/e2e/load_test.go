@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,7 @@ func TestLoadToolFloor(t *testing.T) {
 		t.Fatalf("build bench/floor: %v\n%s", err, out)
 	}
 	srv := exec.Command(bin, "-addr", "127.0.0.1:0")
+	srv.Stderr = os.Stderr // why it stopped, if it does
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
