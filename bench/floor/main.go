@@ -89,6 +89,7 @@ func (sv *server) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	ws.SetReadLimit(64 << 10) // the subscribers send only pings and a subscribe
 	s := &subscriber{ws: ws}
 	defer func() {
 		sv.mu.Lock()
