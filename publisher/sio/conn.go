@@ -18,9 +18,11 @@ type Conn struct {
 	eio  engineio.Conn
 	out  *outbox
 	join *time.Timer // closes the session if it has not connected to the namespace in time
+	held *held       // what the client sent over polling while its session upgraded
 
-	closed atomic.Bool // Close was called: the read loop ends at its next packet at the latest
-	behind atomic.Bool // disconnected for falling too far behind
+	closed  atomic.Bool // Close was called: the read loop ends at its next packet at the latest
+	behind  atomic.Bool // disconnected for falling too far behind
+	joining atomic.Bool // a CONNECT to the namespace is being handled
 
 	mu        sync.Mutex
 	connected bool // to the namespace
@@ -63,18 +65,19 @@ func (c *Conn) Close() {
 
 // serve begins a session the engine accepted: its writer, its read loop and its join timer.
 func (s *Server) serve(ec engineio.Conn) {
-	s.ids.accepted(ec.ID())
-	c := &Conn{srv: s, eio: ec, out: newOutbox(s.opts.MaxQueue)}
+	c := &Conn{srv: s, eio: ec, out: newOutbox(s.opts.MaxQueue), held: &held{max: s.opts.MaxMessage}}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
+		s.ids.accepted(ec.ID())
 		ec.Close()
 		s.engine.Remove(ec.ID())
 		return
 	}
-	s.conns[c] = struct{}{}
+	s.conns[ec.ID()] = c
 	s.wg.Add(2)
 	s.mu.Unlock()
+	s.ids.accepted(ec.ID()) // requests held for it find it now (see ServeHTTP)
 	if s.opts.Observer != nil {
 		s.opts.Observer.Sessions(1)
 	}
@@ -121,16 +124,18 @@ func (c *Conn) readLoop() {
 			return
 		}
 		data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
-		r.Close()
 		if err != nil {
+			r.Close()
 			return
 		}
 		if len(data) > max {
+			r.Close()
 			c.srv.refused("size")
 			return
 		}
 		p, err := parsePacket(data)
 		if err != nil {
+			r.Close()
 			reason := "packet"
 			if errors.Is(err, ErrBinary) {
 				reason = "binary"
@@ -138,7 +143,17 @@ func (c *Conn) readLoop() {
 			c.srv.refused(reason)
 			return
 		}
+		// Over polling, closing the last packet's reader answers its POST, and the client's
+		// next POST may come at once: it is capped by whether this one joined the namespace.
+		joining := p.typ == typeConnect && p.nsp == c.srv.opts.Namespace
+		if joining {
+			c.joining.Store(true)
+		}
+		r.Close()
 		c.handle(p)
+		if joining {
+			c.joining.Store(false)
+		}
 	}
 }
 
@@ -155,7 +170,9 @@ func (c *Conn) end() {
 	s := c.srv
 	s.engine.Remove(c.ID())
 	s.mu.Lock()
-	delete(s.conns, c)
+	if s.conns[c.ID()] == c {
+		delete(s.conns, c.ID())
+	}
 	s.mu.Unlock()
 	if s.opts.Observer != nil {
 		s.opts.Observer.Sessions(-1)
@@ -226,6 +243,9 @@ func (c *Conn) connect(p packet) {
 	c.join.Stop()
 	c.Send(connectPacket(nsp))
 }
+
+// mayJoin reports whether the client has joined the namespace or is joining it now.
+func (c *Conn) mayJoin() bool { return c.joining.Load() || c.isConnected() }
 
 func (c *Conn) isConnected() bool {
 	c.mu.Lock()
