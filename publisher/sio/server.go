@@ -24,7 +24,8 @@ import (
 )
 
 // Handler is what the server tells of one namespace. Its methods run on the connection's
-// read loop, one at a time per connection: they must not wait on anything slow.
+// read loop, one at a time per connection (but see Disconnect): they must not wait on
+// anything slow.
 type Handler interface {
 	// Connect is a CONNECT to the namespace. query is the handshake's query with the
 	// CONNECT's own query over it. An error refuses the connection: the client is sent an
@@ -38,7 +39,8 @@ type Handler interface {
 	// the client did not ask for an acknowledgement, or has gone.
 	Event(c *Conn, name string, arg json.RawMessage, reply func(ack []byte))
 	// Disconnect is the end of a connected client: it left the namespace, or its session
-	// closed.
+	// closed (on the read loop), or the server expelled it (on Expel's caller's goroutine,
+	// possibly while an Event of the client runs).
 	Disconnect(c *Conn)
 }
 

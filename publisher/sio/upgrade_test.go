@@ -54,3 +54,39 @@ func TestPollingPostWhileUpgrading(t *testing.T) {
 		ws.Close()
 	}
 }
+
+// TestExpel: an expelled client is told why (ERROR, then DISCONNECT of the namespace), is
+// sent nothing more of the namespace, and may connect again.
+func TestExpel(t *testing.T) {
+	ts := newServer(t, Options{})
+	conn := wsOpen(t, ts.URL)
+	wsSend(t, conn, "40/chat?token=good")
+	if m := wsRead(t, conn); m != "40/chat," {
+		t.Fatalf("CONNECT answered %q", m)
+	}
+	var sc *Conn
+	waitFor(t, "the connection", func() bool {
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		for _, c := range ts.conns {
+			sc = c
+		}
+		return sc != nil
+	})
+	sc.Expel("token expired")
+	sc.Send(EventPacket("/chat", "LATE", []byte(`1`)))
+	wsSend(t, conn, `42/chat,1["SHOUT","ignored"]`)
+	if m := wsRead(t, conn); m != `44/chat,"token expired"` {
+		t.Fatalf("expelled client got %q; want the ERROR", m)
+	}
+	if m := wsRead(t, conn); m != `41/chat,` {
+		t.Fatalf("expelled client got %q; want the DISCONNECT", m)
+	}
+	if ts.h.disconnects != 1 {
+		t.Errorf("%d disconnects heard; want 1", ts.h.disconnects)
+	}
+	wsSend(t, conn, "40/chat?token=good")
+	if m := wsRead(t, conn); m != "40/chat," {
+		t.Fatalf("CONNECT after the expulsion answered %q (something was sent meanwhile?)", m)
+	}
+}
