@@ -172,21 +172,16 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		// Several instances: every event goes through Redis to every instance's clients.
 		fanout = publisher.NewRedisFanout(rs.Client(), roster.DefaultRedisPrefix+"events")
 	}
-	// The room side asks the core for parties and removals, and the core publishes through
-	// the room side: the room side is built first, with the core it will ask filled in below.
-	requests := &roomRequests{}
+	// The core publishes through the room side, and the room side asks the core for parties
+	// and removals: the room side is built first and given the core when it starts serving.
 	pub := publisher.New(publisher.Options{
 		Auth:     auth,
-		Roster:   requests,
 		Observer: met,
 		Fanout:   fanout,
 		Socket: sio.Options{AllowedOrigins: cfg.AllowedOrigins,
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingInterval * 3 / 2},
 	}, log)
-	pub.Serve()
-	defer pub.Close()
-
-	plat, err := newPlatform(cfg.Platform, requests, met, log)
+	plat, err := newPlatform(cfg.Platform, met, log)
 	if err != nil {
 		return err
 	}
@@ -200,11 +195,15 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Identify: func(from, callerName string) roster.Identity {
 			return webhook.CallerIdentity(current.Load(), from, callerName, cfg.CallerID, cfg.DefaultPictureURL)
 		},
-		Shown:    pub,
+		Local:    pub,
+		Shared:   fanout != nil,
+		Memory:   cfg.MaxCallDuration + roster.TombstoneTTL,
 		Ready:    pub.Ready,
 		Observer: met,
 		Log:      log,
 	})
+	pub.Serve(core)
+	defer pub.Close()
 
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
@@ -216,8 +215,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
 	}, core, current.Load, met, log)
-	requests.Core = core
-	plat.start()
+	plat.start(core)
 
 	spawn(func(ctx context.Context) { core.Run(ctx, cfg.ReconcileInterval) })
 	spawn(func(ctx context.Context) { reloadOnHUP(ctx, cfg, log, &current) })
@@ -320,7 +318,3 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
 		log.Error("debug server", "err", err)
 	}
 }
-
-// roomRequests is the presence core as the room side's Roster, set once the core is built
-// and before anything is served.
-type roomRequests struct{ *presence.Core }
