@@ -221,7 +221,8 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	spawn(func(ctx context.Context) { reloadOnHUP(ctx, cfg, log, &current) })
 
 	mux := http.NewServeMux()
-	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
+	var webhooks inFlight
+	mux.Handle("/twilio/", webhooks.track(limits.webhookBody(hooks, webhook.MaxBody, met)))
 	mux.Handle("/socket.io/", pub.Handler())
 	mux.Handle(publisher.PathParties, pub.PartiesHandler())
 	mux.Handle("GET /metrics", met.Handler())
@@ -272,13 +273,45 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	log.Info("shutting down: finishing webhooks in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// Room clients go first: a long-polling client would otherwise hold Shutdown open.
+	// Stop taking connections. Shutdown returns once every connection is idle: long-polling
+	// room clients hold it open until pub.Close below ends them.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	// The webhooks in flight finish first, while room clients are connected and the fan-out
+	// runs: the event of each webhook answered reaches this instance's clients and the
+	// fan-out's queue. Then the room side closes, and its fan-out sends what it holds.
+	webhooks.wait(sctx)
 	pub.Close()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := <-shut; err != nil {
 		log.Warn("shutdown cut short", "err", err)
 		srv.Close()
 	}
 	return nil
+}
+
+// inFlight counts the requests a handler is serving, so that shutdown can wait for them.
+type inFlight struct{ n atomic.Int64 }
+
+func (f *inFlight) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.n.Add(1)
+		defer f.n.Add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// wait returns once no request is being served, or when ctx is done. Called once the server
+// takes no more connections.
+func (f *inFlight) wait(ctx context.Context) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for f.n.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // reloadOnHUP reloads the rooms file on SIGHUP. A bad file is logged and the old one kept.
