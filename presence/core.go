@@ -112,7 +112,7 @@ func New(opts Options) *Core {
 		opts.Rooms = rooms.Empty
 	}
 	return &Core{opts: opts, roster: opts.Roster, obs: opts.Observer, log: opts.Log,
-		mem: newMemory(opts.Memory), catchup: make(chan struct{}, 1)}
+		mem: newMemory(memorySize, opts.Memory), catchup: make(chan struct{}, 1)}
 }
 
 // Admit records an incoming call routed to topicID (empty while the caller is asked for a

@@ -50,11 +50,13 @@ type callLock struct {
 	users int // holders and waiters; guarded by memory.mu
 }
 
-func newMemory(ttl time.Duration) *memory {
+// newMemory returns a memory of at most size calls, each forgotten ttl after it was last
+// shown (DefaultMemory when ttl is not positive).
+func newMemory(size int, ttl time.Duration) *memory {
 	if ttl <= 0 {
 		ttl = DefaultMemory
 	}
-	return &memory{calls: expirable.NewLRU[string, shown](memorySize, nil, ttl), busy: make(map[string]*callLock)}
+	return &memory{calls: expirable.NewLRU[string, shown](size, nil, ttl), busy: make(map[string]*callLock)}
 }
 
 // lock takes call sid's lock and returns what lets it go.
