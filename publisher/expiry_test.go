@@ -22,6 +22,9 @@ type slowRoster struct {
 }
 
 func (r *slowRoster) Parties(context.Context, string) ([]mapper.Event, error) { return nil, nil }
+func (r *slowRoster) Replay(_ mapper.Event, show func()) bool                 { show(); return true }
+func (r *slowRoster) Deliver(_ mapper.Event, show func()) bool                { show(); return true }
+func (r *slowRoster) Resubscribed()                                           {}
 func (r *slowRoster) Remove(ctx context.Context, topic, sid string) error {
 	r.mu.Lock()
 	r.removes++
@@ -65,7 +68,8 @@ func removalRequest(sid string) json.RawMessage {
 func TestExpiryWhenActing(t *testing.T) {
 	auth, _ := NewAuth([]byte("secret"), nil, false)
 	roster := &slowRoster{release: make(chan struct{})}
-	s := New(Options{Auth: auth, Roster: roster}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Serve(roster)
 	defer s.Close()
 	c := &expelClient{fakeClient: fakeClient{id: "c"}}
 	sess, err := s.connect(c, adminToken(t, time.Now().Add(1100*time.Millisecond)))
@@ -97,7 +101,8 @@ func TestExpiryWhenActing(t *testing.T) {
 func TestTwilioWaitsBounded(t *testing.T) {
 	auth, _ := NewAuth([]byte("secret"), nil, false)
 	roster := &slowRoster{release: make(chan struct{})}
-	s := New(Options{Auth: auth, Roster: roster}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Serve(roster)
 	defer s.Close()
 	c := &expelClient{fakeClient: fakeClient{id: "c"}}
 	sess, err := s.connect(c, adminToken(t, time.Now().Add(time.Hour)))
