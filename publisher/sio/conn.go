@@ -117,17 +117,14 @@ func (s *Server) serve(ec engineio.Conn) {
 		return
 	}
 	s.conns[ec.ID()] = c
-	s.wg.Add(2)
+	s.wg.Add(1)
 	s.mu.Unlock()
 	s.ids.accepted(ec.ID()) // requests held for it find it now (see ServeHTTP)
 	if s.opts.Observer != nil {
 		s.opts.Observer.Sessions(1)
 	}
 	c.join = time.AfterFunc(s.opts.JoinTimeout, c.joinExpired)
-	go func() {
-		defer s.wg.Done()
-		c.out.run(ec)
-	}()
+	c.out.run(ec)
 	go func() {
 		defer s.wg.Done()
 		c.readLoop()
@@ -209,6 +206,7 @@ func (c *Conn) end() {
 	c.leave()
 	c.out.close()
 	c.eio.Close()
+	c.out.wait() // a writer stuck on the connection ends with it
 	s := c.srv
 	s.engine.Remove(c.ID())
 	s.mu.Lock()
