@@ -70,7 +70,7 @@ type Options struct {
 	Shown Shown
 	// Ready reports whether events reach every instance (the fan-out's subscription is
 	// live); reconciliation waits for it. Nil: always.
-	Ready    func(ctx context.Context) error
+	Ready func(ctx context.Context) error
 	// Speaking shows who is speaking (DIALIN_SPEAKING): every phone party's events carry
 	// mediaSession.speaking, and speech changes are limited per party (see speech).
 	Speaking bool
