@@ -126,9 +126,7 @@ func (c *Core) Participant(ctx context.Context, sid string, p roster.Participant
 	if err != nil {
 		return false, err
 	}
-	speechOnly := p.Speaking != nil && p.Muted == nil && p.OnHold == nil && !p.Leave &&
-		ch.Was == roster.Online && ch.Call.State == roster.Online
-	if speechOnly && ch.Emit == roster.EmitOnline && !c.speech.admit(ch, c.publishNow) {
+	if ch.Speech && !c.speech.admit(ch, c.publishNow) {
 		return true, nil // published when its turn comes, unless a newer change overtakes it
 	}
 	c.publish(ch)

@@ -35,6 +35,8 @@ type Change struct {
 	Call Call
 	Was  State // the call's state before the change ("" for a call not stored before)
 	Emit Emit
+	// Speech marks an online call's change of who is speaking, and nothing else.
+	Speech bool
 }
 
 // Participant is one conference participant callback, which carries the participant's whole
@@ -145,8 +147,9 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || over {
 		return Change{}, true, err
 	}
+	speech := false
 	ch, err = r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
-		known = found
+		known, speech = found, false
 		if !found {
 			if fallback == nil {
 				return false, EmitNone
@@ -184,7 +187,10 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 		case c.State == Routing || c.State == Dialing:
 			c.State, c.Since = Online, r.now()
 			return true, EmitOnline
-		case was.Muted != c.Muted || was.OnHold != c.OnHold || was.Speaking != c.Speaking:
+		case was.Muted != c.Muted || was.OnHold != c.OnHold:
+			return true, EmitOnline
+		case was.Speaking != c.Speaking:
+			speech = true
 			return true, EmitOnline
 		}
 		return true, EmitNone
@@ -192,6 +198,7 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	if err != nil {
 		return Change{}, true, fmt.Errorf("apply participant callback: %w", err)
 	}
+	ch.Speech = speech && ch.Emit == EmitOnline
 	if ch.Emit == EmitOnline && ch.Was != Online {
 		return r.unlessEnded(ctx, sid, p, ch), true, nil
 	}
