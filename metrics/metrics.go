@@ -145,4 +145,6 @@ func (m *Metrics) Reconciled(ended int, err error) {
 func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }
 
 // Moderation counts an admin's action on a phone party.
-func (m *Metrics) Moderation(action, result string) { m.moderation.WithLabelValues(action, result).Inc() }
+func (m *Metrics) Moderation(action, result string) {
+	m.moderation.WithLabelValues(action, result).Inc()
+}
