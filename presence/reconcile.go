@@ -97,14 +97,13 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
 	c.seedOnline(rctx)
-	listedAt := time.Now()
 	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.name)
 	c.publish(changes...)
 	if err == nil {
 		// Dial-outs whose end was missed while they rang: not participants, so Twilio's
 		// Calls resource says.
 		var gone []roster.Change
-		gone, err = c.roster.ReconcileDialing(rctx, live, listedAt, c.opts.Twilio.CallStatus, maxDialingChecks)
+		gone, err = c.roster.ReconcileDialing(rctx, live, c.opts.Twilio.CallStatus, maxDialingChecks)
 		c.publish(gone...)
 		changes = append(changes, gone...)
 	}
