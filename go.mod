@@ -16,6 +16,7 @@ require (
 	github.com/twilio/twilio-go v1.31.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/sync v0.23.0
 )
 
 require (
