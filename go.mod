@@ -3,6 +3,7 @@ module github.com/dialin-bridge/dialin-bridge
 go 1.26.8
 
 require (
+	github.com/gofrs/flock v0.12.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/googollee/go-socket.io v1.7.0

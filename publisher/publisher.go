@@ -188,8 +188,7 @@ func (s *Server) Serve(core Roster) {
 // Close closes every room client's connection, cancels the requests still waiting (on
 // Twilio), sends the other instances what the fan-out still holds (within drainTimeout),
 // and stops the server's loops, waiting for all of them. Events published before Close
-// thus reach the other instances' clients.
-// Close may be called more than once.
+// thus reach the other instances' clients. Close may be called more than once.
 func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.io.Close()
