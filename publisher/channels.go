@@ -128,24 +128,16 @@ func (s *Server) subscribers(topicID string) []*session {
 	k := keyOf(topicID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.byTopic[k]
-	return set.appendTo(make([]*session, 0, set.len()))
+	return s.byTopic.appendTo(make([]*session, 0, s.byTopic.count(k)), k)
 }
 
 // index adds or removes a session from a topic's subscribers.
 func (s *Server) index(k topicKey, sess *session, subscribed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.byTopic[k]
 	if subscribed {
-		set.add(sess)
-		s.byTopic[k] = set
-		return
-	}
-	set.remove(sess)
-	if set.len() == 0 {
-		delete(s.byTopic, k)
+		s.byTopic.add(k, sess)
 	} else {
-		s.byTopic[k] = set
+		s.byTopic.remove(k, sess)
 	}
 }

@@ -104,8 +104,8 @@ type Server struct {
 	obs           Observer
 
 	mu      sync.Mutex
-	byTopic map[topicKey]subscribers // subscribers by topic
-	closed  bool                             // Close began: no more requests run later
+	byTopic topicIndex // subscribers by topic
+	closed  bool       // Close began: no more requests run later
 }
 
 // client is what the room protocol needs of a socket.io connection (a *sio.Conn).
@@ -154,7 +154,7 @@ func New(opts Options, log *slog.Logger) *Server {
 		instance: uuid.NewString(),
 		log:      log,
 		obs:      opts.Observer,
-		byTopic:  make(map[topicKey]subscribers),
+		byTopic:  newTopicIndex(),
 		outgoing: make(chan []byte, fanoutQueue),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())

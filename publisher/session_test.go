@@ -29,7 +29,7 @@ func counts(s *Server, topic string) (sessions, subscribers int) {
 	sessions = s.io.Count()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return sessions, s.byTopic[keyOf(topic)].len()
+	return sessions, s.byTopic.count(keyOf(topic))
 }
 
 func waitCounts(t *testing.T, s *Server, topic string, sessions, subscribers int) {

@@ -63,53 +63,63 @@ func (s *topicSet) remove(k topicKey) bool {
 	return found
 }
 
-// subscribers are a topic's subscribers on this instance: most topics have one, which needs
-// no map of its own.
-type subscribers struct {
-	one  *session
-	many map[*session]struct{}
+// topicIndex holds the subscribers of each topic on this instance. Most topics have one,
+// kept in solo (a pointer a topic); a topic with more has them in crowd instead.
+type topicIndex struct {
+	solo  map[topicKey]*session
+	crowd map[topicKey]map[*session]struct{}
 }
 
-func (t subscribers) len() int {
-	if t.many != nil {
-		return len(t.many)
-	}
-	if t.one != nil {
+func newTopicIndex() topicIndex {
+	return topicIndex{solo: map[topicKey]*session{}, crowd: map[topicKey]map[*session]struct{}{}}
+}
+
+func (x topicIndex) count(k topicKey) int {
+	if x.solo[k] != nil {
 		return 1
 	}
-	return 0
+	return len(x.crowd[k])
 }
 
-func (t subscribers) appendTo(out []*session) []*session {
-	if t.one != nil {
-		out = append(out, t.one)
+func (x topicIndex) appendTo(out []*session, k topicKey) []*session {
+	if one := x.solo[k]; one != nil {
+		return append(out, one)
 	}
-	for sess := range t.many {
+	for sess := range x.crowd[k] {
 		out = append(out, sess)
 	}
 	return out
 }
 
-func (t *subscribers) add(sess *session) {
-	switch {
-	case t.one == sess:
-	case t.one == nil && t.many == nil:
-		t.one = sess
+func (x topicIndex) add(k topicKey, sess *session) {
+	if set := x.crowd[k]; set != nil {
+		set[sess] = struct{}{}
+		return
+	}
+	switch one := x.solo[k]; one {
+	case nil:
+		x.solo[k] = sess
+	case sess:
 	default:
-		if t.many == nil {
-			t.many = map[*session]struct{}{}
-		}
-		t.many[sess] = struct{}{}
+		delete(x.solo, k)
+		x.crowd[k] = map[*session]struct{}{one: {}, sess: {}}
 	}
 }
 
-func (t *subscribers) remove(sess *session) {
-	if t.one == sess {
-		t.one = nil
+func (x topicIndex) remove(k topicKey, sess *session) {
+	if x.solo[k] == sess {
+		delete(x.solo, k)
 		return
 	}
-	delete(t.many, sess)
-	if len(t.many) == 0 {
-		t.many = nil
+	set := x.crowd[k]
+	delete(set, sess)
+	switch len(set) {
+	case 0:
+		delete(x.crowd, k)
+	case 1:
+		for one := range set {
+			x.solo[k] = one
+		}
+		delete(x.crowd, k)
 	}
 }

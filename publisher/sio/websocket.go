@@ -100,7 +100,6 @@ type corkConn struct {
 	deadline *time.Time // while corked: the latest write deadline asked for (zero: none)
 }
 
-
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
