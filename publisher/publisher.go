@@ -115,8 +115,8 @@ type client interface {
 	// too far behind.
 	Send(p []byte) bool
 	// Expel ends the connection to /chat, telling the client why; the server hears its
-	// disconnect.
-	Expel(reason string)
+	// disconnect. It reports false when the client is not connected to /chat (yet).
+	Expel(reason string) bool
 }
 
 // session is one room client's connection to /chat.
@@ -284,9 +284,18 @@ func (s *Server) expire(sess *session) {
 	if closed {
 		return
 	}
+	if !sess.conn.Expel(errTokenExpired) {
+		// Expired between the token's check and the CONNECT's acknowledgement: try again
+		// once the connection is made (or its disconnect stops the timer).
+		sess.mu.Lock()
+		if !sess.closed {
+			sess.expiry.Reset(10 * time.Millisecond)
+		}
+		sess.mu.Unlock()
+		return
+	}
 	s.obs.Refused("token_expired")
 	s.log.Info("socket token expired", "sub", sess.claims.Subject)
-	sess.conn.Expel(errTokenExpired)
 }
 
 // disconnect ends a session: it leaves its topics, announcing its leaves where it was online.

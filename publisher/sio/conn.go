@@ -71,13 +71,14 @@ func (c *Conn) push(p []byte) bool {
 // Expel ends the client's connection to the namespace from the server's side, telling it
 // why: an ERROR packet with reason, then a DISCONNECT. Nothing of the namespace is sent
 // after them. The handler hears Disconnect (from the caller's goroutine); the session stays
-// open, so that the client may connect again within the join timeout.
-func (c *Conn) Expel(reason string) {
+// open, so that the client may connect again within the join timeout. It reports false when
+// the client was not connected (not yet, or no longer).
+func (c *Conn) Expel(reason string) bool {
 	nsp := c.srv.opts.Namespace
 	c.mu.Lock()
 	if !c.connected {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.connected = false
 	ok := c.out.push(errorPacket(nsp, reason)) && c.out.push(prefix(typeDisconnect, nsp, 0))
@@ -87,6 +88,7 @@ func (c *Conn) Expel(reason string) {
 	}
 	c.srv.opts.Handler.Disconnect(c)
 	c.join.Reset(c.srv.opts.JoinTimeout)
+	return true
 }
 
 func (c *Conn) tooFarBehind() bool {
