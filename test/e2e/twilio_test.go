@@ -28,6 +28,9 @@ type fakeTwilio struct {
 	// updating is how many POSTs to Calls/{Sid}.json are being answered; mostUpdating the
 	// most there ever were at once.
 	updating, mostUpdating int
+	// updatingCall counts them by call; mostOneCall is the most for one call at once.
+	updatingCall map[string]int
+	mostOneCall  int
 }
 
 type fakeConf struct {
@@ -118,11 +121,18 @@ func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
 	failing, delay := f.failing, f.delay
 	update := r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/Calls/")
 	if update {
+		call := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		if f.updatingCall == nil {
+			f.updatingCall = map[string]int{}
+		}
 		f.updating++
+		f.updatingCall[call]++
 		f.mostUpdating = max(f.mostUpdating, f.updating)
+		f.mostOneCall = max(f.mostOneCall, f.updatingCall[call])
 		defer func() {
 			f.mu.Lock()
 			f.updating--
+			f.updatingCall[call]--
 			f.mu.Unlock()
 		}()
 	}
