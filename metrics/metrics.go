@@ -27,6 +27,7 @@ type Metrics struct {
 	reconEnded    prometheus.Counter
 	httpTimeouts  *prometheus.CounterVec
 	online        prometheus.Gauge
+	moderation    *prometheus.CounterVec
 	fanoutDropped *prometheus.CounterVec
 	caughtUp      prometheus.Counter
 }
@@ -77,6 +78,10 @@ func New() *Metrics {
 				"Exact with one instance (bolt, memory). With several (Redis), changes other instances apply show at this one's next reconciliation, " +
 				"so every instance reports about the cluster's total: aggregate with max(), not sum().",
 		}),
+		moderation: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_moderation_actions_total",
+			Help: "Admins' actions on phone parties (mute, unmute, hold, unhold, remove, mute-all, dial-out, admit, deny; update for a PATCH refused before its body was read), by result.",
+		}, []string{"action", "result"}),
 		fanoutDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_fanout_dropped_total",
 			Help: "Events this instance could not send to the other instances, by reason: queue (the fan-out was too far behind) or error (the PUBLISH failed). " +
@@ -91,7 +96,7 @@ func New() *Metrics {
 		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.fanoutDropped, m.caughtUp,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.fanoutDropped, m.caughtUp, m.moderation,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -155,3 +160,8 @@ func (m *Metrics) CaughtUp(n int) { m.caughtUp.Add(float64(n)) }
 
 // HTTPTimeout counts a request or connection cut by an HTTP time limit.
 func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }
+
+// Moderation counts an admin's action on a phone party.
+func (m *Metrics) Moderation(action, result string) {
+	m.moderation.WithLabelValues(action, result).Inc()
+}
