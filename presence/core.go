@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
@@ -98,16 +99,17 @@ type Options struct {
 
 // Core is the presence core.
 type Core struct {
-	opts    Options
-	roster  *roster.Roster
-	obs     Observer
-	log     *slog.Logger
-	mem     *memory
-	catchup chan struct{} // a catch-up from the store is due (see Resubscribed)
-	online  atomic.Int64  // phone parties online (see Online)
-	ready   atomic.Bool   // the first reconciliation ran
-	speech  speech        // the limit on speaking changes
-	dials   dials         // dial-outs being placed, by topic
+	opts     Options
+	roster   *roster.Roster
+	obs      Observer
+	log      *slog.Logger
+	mem      *memory
+	catchup  chan struct{}      // a catch-up from the store is due (see Resubscribed)
+	online   atomic.Int64       // phone parties online (see Online)
+	ready    atomic.Bool        // the first reconciliation ran
+	speech   speech             // the limit on speaking changes
+	dials    dials              // dial-outs being placed, by topic
+	removals singleflight.Group // hang-ups waiting on Twilio, by topic and call
 }
 
 // New returns a core.
