@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 )
@@ -19,7 +21,16 @@ type Topic struct {
 	ID      string   `json:"topicId"`
 	PIN     string   `json:"pin,omitempty"`
 	Numbers []string `json:"numbers,omitempty"`
+	// Name is spoken to routed callers ("Welcome to <name>."); empty for no greeting.
+	Name string `json:"name,omitempty"`
+	// Lobby holds routed callers until an admin admits them.
+	Lobby bool `json:"lobby,omitempty"`
+	// RollCall tells a caller who is in the room before joining.
+	RollCall bool `json:"rollCall,omitempty"`
 }
+
+// MaxName is the longest topic name, in characters.
+const MaxName = 100
 
 // Caller is a directory entry: a known number and how the room shows its caller.
 type Caller struct {
@@ -98,6 +109,11 @@ func Build(f File) (*Rooms, error) {
 			bad("topics[%d]: topicId %q appears twice", i, t.ID)
 			continue
 		}
+		if n := utf8.RuneCountInString(t.Name); n > MaxName {
+			bad("topic %q: name is %d characters, more than %d", t.ID, n, MaxName)
+		} else if !printable(t.Name) {
+			bad("topic %q: name holds control characters or invalid UTF-8", t.ID)
+		}
 		r.topics[t.ID] = t
 		if t.PIN != "" {
 			if strings.Trim(t.PIN, "0123456789") != "" {
@@ -166,3 +182,17 @@ func (r *Rooms) HasPINs() bool { return len(r.byPIN) > 0 }
 
 // Len reports how many topics and callers there are.
 func (r *Rooms) Len() (topics, callers int) { return len(r.topics), len(r.callers) }
+
+// printable reports whether s is valid UTF-8 without control characters: a name that is
+// spoken to callers and shown in pages.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
