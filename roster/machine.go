@@ -172,7 +172,9 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 		switch {
 		case p.Leave:
 			return true, r.end(c, was.State)
-		case c.State == Routing:
+		case c.State == Routing || c.State == Waiting:
+			// A waiting call joins only once admitted: a join that crossed the admission's
+			// store change joins all the same.
 			c.State, c.Since = Online, r.now()
 			return true, EmitOnline
 		case was.Muted != c.Muted || was.OnHold != c.OnHold:

@@ -103,7 +103,7 @@ func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *
 			return false, EmitNone
 		case !found:
 			c.Identity, c.TopicID = *fallback, lc.TopicID
-		case c.State != Routing:
+		case c.State != Routing && c.State != Waiting:
 			return false, EmitNone
 		}
 		if c.TopicID == "" {
