@@ -73,6 +73,8 @@ type Options struct {
 	Ready    func(ctx context.Context) error
 	Observer Observer
 	Log      *slog.Logger
+	// Lobby configures the lobbies of topics that have one.
+	Lobby LobbyOptions
 }
 
 // Core is the presence core.
@@ -82,6 +84,7 @@ type Core struct {
 	obs    Observer
 	log    *slog.Logger
 	order  order
+	lobby  lobby
 	online atomic.Int64 // phone parties online (see Online)
 	ready  atomic.Bool  // the first reconciliation ran
 }
@@ -125,6 +128,7 @@ func (c *Core) CallEnded(ctx context.Context, sid string, seq int64) (bool, erro
 	if err != nil {
 		return false, err
 	}
+	c.lobbyLeft(ch)
 	c.publish(ch)
 	return ch.Emit != roster.EmitNone, nil
 }

@@ -329,7 +329,7 @@ func (s *Server) sendLoop(ctx context.Context) {
 // receive delivers an event another instance sent through the fan-out.
 func (s *Server) receive(msg []byte) {
 	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil || env.TopicID == "" {
+	if err := json.Unmarshal(msg, &env); err != nil || (env.TopicID == "" && env.Lobby == "") {
 		s.log.Warn("dropping malformed fan-out message")
 		return
 	}
@@ -341,6 +341,10 @@ func (s *Server) receive(msg []byte) {
 
 // deliver sends an event to this instance's subscribers of its topic.
 func (s *Server) deliver(env envelope) {
+	if lobbyEnvelope(env) {
+		s.deliverLobby(env)
+		return
+	}
 	// With one instance, a call's events are published in order (the presence core sees to
 	// it); only events from other instances can overtake each other. Nor can one instance's
 	// own store lose calls it showed (see Retract), so it keeps no memory of them.
