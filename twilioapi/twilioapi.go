@@ -110,6 +110,8 @@ type Participant struct {
 	Conference    string // the conference's friendly name
 	Muted         bool
 	Hold          bool
+	// Status is Twilio's participant status: queued, connecting, ringing, connected.
+	Status string
 }
 
 // Live lists the participants of the conferences in progress, following pagination.
@@ -141,10 +143,18 @@ func (c *Client) Live(ctx context.Context) ([]Participant, error) {
 				Conference:    name,
 				Muted:         p.Muted != nil && *p.Muted,
 				Hold:          p.Hold != nil && *p.Hold,
+				Status:        status(p.Status),
 			})
 		}
 	}
 	return live, nil
+}
+
+func status(s *string) string {
+	if s == nil {
+		return "connected"
+	}
+	return *s
 }
 
 func classify(what string, err error) error {
