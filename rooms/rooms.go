@@ -54,6 +54,7 @@ type Rooms struct {
 	byNumber map[string]string // dialled number → topic id
 	byPIN    map[string]string // PIN → topic id
 	callers  map[string]Caller // caller number → entry
+	order    []string          // topic ids in the file's order
 }
 
 // ErrInvalid marks a rooms file that is malformed or inconsistent.
@@ -115,6 +116,7 @@ func Build(f File) (*Rooms, error) {
 			bad("topic %q: name holds control characters or invalid UTF-8", t.ID)
 		}
 		r.topics[t.ID] = t
+		r.order = append(r.order, t.ID)
 		if t.PIN != "" {
 			if strings.Trim(t.PIN, "0123456789") != "" {
 				bad("topic %q: pin must be digits", t.ID)
@@ -150,6 +152,15 @@ func Build(f File) (*Rooms, error) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(errs, "; "))
 	}
 	return r, nil
+}
+
+// Topics returns every topic, in the file's order.
+func (r *Rooms) Topics() []Topic {
+	out := make([]Topic, 0, len(r.order))
+	for _, id := range r.order {
+		out = append(out, r.topics[id])
+	}
+	return out
 }
 
 // Topic returns the topic with id.

@@ -282,3 +282,25 @@ func TestTopicCallerFeatures(t *testing.T) {
 		t.Errorf("t2 = %+v; want none of them", t2)
 	}
 }
+
+// TestTopicsInFileOrder: Topics lists every topic as the file does, in its order, whatever
+// the ids' order.
+func TestTopicsInFileOrder(t *testing.T) {
+	r, err := rooms.Parse([]byte(`{"topics": [
+		{"topicId": "zz", "pin": "1", "name": "Last by id"},
+		{"topicId": "aa", "pin": "2"},
+		{"topicId": "mm", "pin": "3", "name": "Middle"}], "callers": []}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tp := range r.Topics() {
+		got = append(got, tp.ID+":"+tp.Name)
+	}
+	if want := "zz:Last by id aa: mm:Middle"; strings.Join(got, " ") != want {
+		t.Errorf("Topics() = %q; want %q", strings.Join(got, " "), want)
+	}
+	if n := len(rooms.Empty().Topics()); n != 0 {
+		t.Errorf("Empty().Topics() has %d topics; want 0", n)
+	}
+}
