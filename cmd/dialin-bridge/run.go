@@ -151,8 +151,19 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	if err != nil {
 		return fmt.Errorf("%s: %w", env("JWT_PUBLIC_KEY_FILE"), err)
 	}
+	// Development mode's call simulator (console: "Simulate a call"); without Twilio
+	// credentials it is Twilio's REST API as well.
+	sim, simREST, err := startSimulator(cfg, current.Load, log)
+	if err != nil {
+		return err
+	}
+	if sim != nil {
+		defer sim.Close()
+	}
 	var twilio *twilioapi.Client
-	if cfg.AccountSID != "" && cfg.AuthToken != "" {
+	if simREST != nil {
+		twilio = simREST
+	} else if cfg.AccountSID != "" && cfg.AuthToken != "" {
 		if twilio, err = twilioapi.New(cfg.TwilioAPIURL, cfg.AccountSID, string(cfg.AuthToken)); err != nil {
 			return err
 		}
@@ -226,6 +237,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
 	mux.Handle("/socket.io/", pub.Handler())
 	mux.Handle(publisher.PathParties, pub.PartiesHandler())
+	mountConsole(mux, pub, sim, simREST == nil, current.Load)
 	mux.Handle("GET /metrics", met.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -259,6 +271,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if sim != nil {
+		sim.SetBridgeURL(loopbackURL(ln.Addr()))
 	}
 	srv := newHTTPServer(mux, limits, log)
 	log.Info("dialin-bridge listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
