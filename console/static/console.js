@@ -181,16 +181,23 @@
     };
     view.phoneList = block('On the phone', 'Nobody on the phone.');
     view.webList = block('Online on the web', 'Nobody online on the web.');
-    if (state.admin) view.lobbyList = block('Lobby', 'Nobody waiting.');
+    if (state.admin) view.lobbyList = block('Lobby', '');
     view.left = sec.appendChild(el('ul', { class: 'left', role: 'list', 'aria-label': 'Just left', 'aria-live': 'polite' }));
     if (state.admin) sec.appendChild(dialOutForm(view, i));
     view.sec = sec;
+    refreshEmpty(view);
     return view;
   }
 
   function refreshEmpty(view) {
-    for (const b of [view.phoneList, view.webList, view.lobbyList]) {
-      if (b) b.none.hidden = b.ul.childElementCount > 0;
+    for (const b of [view.phoneList, view.webList]) {
+      b.none.hidden = b.ul.childElementCount > 0;
+    }
+    if (view.lobbyList) {
+      // Most topics have no lobby: its heading shows only while someone waits.
+      const b = view.lobbyList;
+      b.h3.hidden = b.ul.hidden = b.ul.childElementCount === 0;
+      b.none.hidden = true;
     }
   }
 
