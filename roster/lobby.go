@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"fmt"
+	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"time"
 )
 
@@ -47,7 +48,7 @@ func (r *Roster) Decide(ctx context.Context, topicID, sid string, admit bool) (C
 			c.State, c.Since = Routing, r.now()
 			return true, EmitNone
 		}
-		return true, r.end(c, c.State)
+		return true, r.end(c, c.State, mapper.ReasonHungUp) // a waiting call was never shown: no leaves
 	})
 	if err != nil {
 		return Change{}, false, fmt.Errorf("decide on waiting call: %w", err)
@@ -81,7 +82,7 @@ func (r *Roster) Expire(ctx context.Context, sid string, since time.Time) (Chang
 		if !expired {
 			return false, EmitNone
 		}
-		return true, r.end(c, c.State)
+		return true, r.end(c, c.State, mapper.ReasonHungUp) // a waiting call was never shown: no leaves
 	})
 	if err != nil {
 		return Change{}, false, fmt.Errorf("end lobby wait: %w", err)

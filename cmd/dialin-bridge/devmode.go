@@ -36,13 +36,13 @@ func startSimulator(cfg Config, rs func() *rooms.Rooms, log *slog.Logger) (*devs
 	return sim, rest, nil
 }
 
-// mountConsole serves the operator console, GET /api/topics and, in development mode, the
-// simulator's endpoints.
-func mountConsole(mux *http.ServeMux, pub *publisher.Server, sim *devsim.Sim, realTwilio bool, rs func() *rooms.Rooms) {
+// mountConsole serves the operator console on mux, GET /api/topics on api (the admin API's
+// mux) and, in development mode, the simulator's endpoints on mux.
+func mountConsole(mux, api *http.ServeMux, pub *publisher.Server, sim *devsim.Sim, realTwilio bool, rs func() *rooms.Rooms) {
 	h := console.Handler()
 	mux.Handle("GET "+console.Path, h)
 	mux.Handle("GET "+console.Path+"/", h)
-	mux.Handle(publisher.PathTopics, pub.TopicsHandler(func() []publisher.Topic {
+	api.Handle(publisher.PathTopics, pub.TopicsHandler(func() []publisher.Topic {
 		var out []publisher.Topic
 		for _, t := range rs().Topics() {
 			out = append(out, publisher.Topic{ID: t.ID, Name: t.Name})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dialin-bridge/dialin-bridge/internal/logbuf"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
+	"github.com/dialin-bridge/dialin-bridge/moderation"
 	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
 	"github.com/dialin-bridge/dialin-bridge/publisher/sio"
@@ -213,9 +214,12 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		},
 		Shown:    pub,
 		Ready:    pub.Ready,
+		Speaking: cfg.Moderation.Speaking,
+		DialOut:  dialOutOptions(cfg),
 		Observer: met,
 		Log:      log,
 	})
+	defer core.Close()
 
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
@@ -226,6 +230,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayVoice:          cfg.SayVoice,
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
+		Speaking:          cfg.Moderation.Speaking,
 	}, core, current.Load, met, log)
 	requests.Core = core
 	plat.start()
@@ -236,8 +241,21 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	mux := http.NewServeMux()
 	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
 	mux.Handle("/socket.io/", pub.Handler())
-	mux.Handle(publisher.PathParties, pub.PartiesHandler())
-	mountConsole(mux, pub, sim, simREST == nil, current.Load)
+	api := http.NewServeMux()
+	api.Handle(publisher.PathParties, pub.PartiesHandler())
+	moderation.New(moderation.Options{
+		Auth: pub,
+		Core: core,
+		Relay: func(topicID string, payload any) {
+			pub.Relay(topicID, payload)
+			plat.relay(topicID, payload)
+		},
+		Observer: met,
+		Log:      log.With("component", "moderation"),
+		DialOut:  cfg.Moderation.DialOutFrom != "",
+	}).Register(api)
+	mountConsole(mux, api, pub, sim, simREST == nil, current.Load)
+	mux.Handle("/api/", moderation.CORS(cfg.AllowedOrigins, api))
 	mux.Handle("GET /metrics", met.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
