@@ -25,8 +25,8 @@ type LobbySink interface {
 type LobbyTwilio interface {
 	// Move gives a live call new TwiML.
 	Move(ctx context.Context, callSID, twiml string) error
-	// Status is a call's status (completed, busy, failed, no-answer or canceled once over).
-	Status(ctx context.Context, callSID string) (string, error)
+	// CallStatus is a call's status (completed, busy, failed, no-answer or canceled once over).
+	CallStatus(ctx context.Context, callSID string) (string, error)
 }
 
 // LobbyOptions configure the lobbies of topics that have one.
