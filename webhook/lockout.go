@@ -16,8 +16,7 @@ type PINGuard interface {
 	Wrong(ctx context.Context, number string) (locked, lockedNow bool, err error)
 }
 
-// LockoutObserver is told of each lockout, for metrics. The handler's Observer may
-// implement it.
+// LockoutObserver is told of each lockout, for metrics.
 type LockoutObserver interface {
 	PINLockout()
 }
@@ -59,8 +58,8 @@ func (h *Handler) wrongPIN(req request, from string) bool {
 	}
 	if lockedNow {
 		req.log.Warn("caller locked out after too many wrong PINs", "from", mapper.Mask(from))
-		if o, ok := h.obs.(LockoutObserver); ok {
-			o.PINLockout()
+		if h.opts.Lockouts != nil {
+			h.opts.Lockouts.PINLockout()
 		}
 	}
 	return locked

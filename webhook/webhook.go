@@ -83,6 +83,8 @@ type Options struct {
 	// PINs locks out numbers that enter too many wrong PINs; nil: only the three tries per
 	// call.
 	PINs PINGuard
+	// Lockouts is told of each lockout, for metrics; nil for none.
+	Lockouts LockoutObserver
 }
 
 // Handler serves the four webhook endpoints.

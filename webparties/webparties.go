@@ -60,6 +60,7 @@ func isPlatform(key string) bool { return len(key) > 2 && key[:2] == "p:" }
 
 // Online records that a web party is online in a topic, under key (Session or Platform).
 func (t *Tracker) Online(topicID, key, id, name string) {
+	key = clip.String(key, maxID+2)
 	p := party{ID: clip.String(id, maxID), Name: clip.String(name, maxName), At: t.now()}
 	t.mu.Lock()
 	parties := t.topics[topicID]
@@ -88,6 +89,7 @@ func (t *Tracker) Online(topicID, key, id, name string) {
 // Left records that the web party under key left a topic (it said so, or its connection
 // dropped).
 func (t *Tracker) Left(topicID, key string) {
+	key = clip.String(key, maxID+2)
 	t.mu.Lock()
 	if parties := t.topics[topicID]; parties != nil {
 		if _, had := parties[key]; had {

@@ -24,6 +24,7 @@ const envPrefix = "DIALIN"
 type rawEnv struct {
 	Dev string `split_words:"true" default:"false"`
 	PlatformEnv
+	LobbyEnv
 	ListenAddr        string `split_words:"true"`
 	PublicURL         string `split_words:"true"`
 	TwilioAccountSID  string `envconfig:"TWILIO_ACCOUNT_SID"`
@@ -72,6 +73,8 @@ type Config struct {
 	Dev bool
 	// Platform is platform mode (contract §5); zero when off.
 	Platform PlatformConfig
+	// Lobby configures the lobbies of topics that have one (contract §7).
+	Lobby LobbyConfig
 	// ListenAddr serves webhooks, socket.io, health, metrics and the admin API on one port.
 	ListenAddr string
 	// PublicURL is what Twilio calls: signatures are checked against it, so a proxy in front
@@ -156,6 +159,7 @@ func (raw rawEnv) validate() (Config, error) {
 	}
 	c.Dev = dev
 	c.Platform = raw.PlatformEnv.validate(bad)
+	c.Lobby = raw.LobbyEnv.validate(bad)
 	if c.ListenAddr == "" {
 		c.ListenAddr = ":8080"
 		if c.Dev {
