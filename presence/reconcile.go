@@ -17,7 +17,17 @@ type Twilio interface {
 	Live(ctx context.Context) ([]twilioapi.Participant, error)
 	// Caller returns who placed a call: its From and the CallerName Twilio looked up.
 	Caller(ctx context.Context, callSID string) (from, callerName string, err error)
+	// CallStatus returns a call's status.
+	CallStatus(ctx context.Context, callSID string) (string, error)
+	// UpdateParticipant mutes or holds a participant (nil: unchanged).
+	UpdateParticipant(ctx context.Context, conferenceSID, callSID string, muted, hold *bool) error
+	// CreateParticipant calls a number into the conference of that friendly name and
+	// returns the call's SID.
+	CreateParticipant(ctx context.Context, conference string, d twilioapi.DialOut) (string, error)
 }
+
+// maxDialingChecks caps how many dial-outs one reconciliation asks Twilio about.
+const maxDialingChecks = 20
 
 // Shown is this instance's memory of the phone parties its own room clients were last
 // shown online (see Core.retractGhosts).
@@ -78,8 +88,17 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
 	c.seedOnline(rctx)
+	listedAt := time.Now()
 	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.name)
 	c.publish(changes...)
+	if err == nil {
+		// Dial-outs whose end was missed while they rang: not participants, so Twilio's
+		// Calls resource says.
+		var gone []roster.Change
+		gone, err = c.roster.ReconcileDialing(rctx, live, listedAt, c.opts.Twilio.CallStatus, maxDialingChecks)
+		c.publish(gone...)
+		changes = append(changes, gone...)
+	}
 	retracted := 0
 	if err == nil {
 		retracted, err = c.retractGhosts(rctx, live)
@@ -108,7 +127,8 @@ func (c *Core) liveCalls(ctx context.Context) (map[string]roster.LiveCall, error
 	}
 	live := make(map[string]roster.LiveCall, len(parts))
 	for _, p := range parts {
-		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold}
+		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold,
+			Ringing: p.Status != "connected"}
 	}
 	return live, nil
 }

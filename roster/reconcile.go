@@ -16,6 +16,9 @@ type LiveCall struct {
 	ConferenceSID string
 	Muted         bool
 	OnHold        bool
+	// Ringing marks a participant Twilio is still calling (queued, connecting, ringing):
+	// not in the conference yet.
+	Ringing bool
 }
 
 // ListFunc lists the calls in conferences in progress, as Twilio sees them, by CallSid.
@@ -64,7 +67,7 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (chan
 		}
 	}
 	for sid, lc := range live {
-		if online[sid] {
+		if online[sid] || lc.Ringing {
 			continue
 		}
 		ch, err := r.appear(ctx, sid, lc, nil)
@@ -103,7 +106,7 @@ func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *
 			return false, EmitNone
 		case !found:
 			c.Identity, c.TopicID = *fallback, lc.TopicID
-		case c.State != Routing && c.State != Waiting:
+		case c.State != Routing && c.State != Dialing && c.State != Waiting:
 			return false, EmitNone
 		}
 		if c.TopicID == "" {
