@@ -205,3 +205,19 @@ func (c *Core) lobbyEvent(call roster.Call, state string) {
 		s.Lobby(ev)
 	}
 }
+
+// Connected returns the phone parties of a topic connected to its conference now (not those
+// still ringing), for the roll call.
+func (c *Core) Connected(ctx context.Context, topicID string) ([]roster.Call, error) {
+	calls, err := c.roster.Parties(ctx, topicID)
+	if err != nil {
+		return nil, err
+	}
+	out := calls[:0]
+	for _, call := range calls {
+		if call.State == roster.Online {
+			out = append(out, call)
+		}
+	}
+	return out, nil
+}
