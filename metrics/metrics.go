@@ -27,6 +27,7 @@ type Metrics struct {
 	reconEnded    prometheus.Counter
 	httpTimeouts  *prometheus.CounterVec
 	online        prometheus.Gauge
+	moderation    *prometheus.CounterVec
 }
 
 // New registers the bridge's metrics.
@@ -75,12 +76,16 @@ func New() *Metrics {
 				"Exact with one instance (bolt, memory). With several (Redis), changes other instances apply show at this one's next reconciliation, " +
 				"so every instance reports about the cluster's total: aggregate with max(), not sum().",
 		}),
+		moderation: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_moderation_actions_total",
+			Help: "Admins' actions on phone parties (mute, unmute, hold, unhold, remove, mute-all, dial-out, admit, deny; update for a PATCH refused before its body was read), by result.",
+		}, []string{"action", "result"}),
 		httpTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_http_timeouts_total", Help: "HTTP requests and connections cut by a time limit: header, body (webhook) or idle (keep-alive).",
 		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.moderation,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -138,3 +143,6 @@ func (m *Metrics) Reconciled(ended int, err error) {
 
 // HTTPTimeout counts a request or connection cut by an HTTP time limit.
 func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }
+
+// Moderation counts an admin's action on a phone party.
+func (m *Metrics) Moderation(action, result string) { m.moderation.WithLabelValues(action, result).Inc() }

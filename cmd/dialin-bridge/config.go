@@ -25,6 +25,7 @@ type rawEnv struct {
 	Dev string `split_words:"true" default:"false"`
 	PlatformEnv
 	LobbyEnv
+	ModerationEnv
 	ListenAddr        string `split_words:"true"`
 	PublicURL         string `split_words:"true"`
 	TwilioAccountSID  string `envconfig:"TWILIO_ACCOUNT_SID"`
@@ -75,6 +76,8 @@ type Config struct {
 	Platform PlatformConfig
 	// Lobby configures the lobbies of topics that have one (contract §7).
 	Lobby LobbyConfig
+	// Moderation is dial-out's and speech's (contract §6).
+	Moderation ModerationConfig
 	// ListenAddr serves webhooks, socket.io, health, metrics and the admin API on one port.
 	ListenAddr string
 	// PublicURL is what Twilio calls: signatures are checked against it, so a proxy in front
@@ -160,6 +163,7 @@ func (raw rawEnv) validate() (Config, error) {
 	c.Dev = dev
 	c.Platform = raw.PlatformEnv.validate(bad)
 	c.Lobby = raw.LobbyEnv.validate(bad)
+	c.Moderation = raw.ModerationEnv.validate(bad)
 	if c.ListenAddr == "" {
 		c.ListenAddr = ":8080"
 		if c.Dev {

@@ -99,6 +99,14 @@ func (p *platformMode) sinks(pub presence.Sink) []presence.Sink {
 	return []presence.Sink{pub, p.sink}
 }
 
+// relay publishes an admin's event (party.removed) into the topic's room of the platform.
+func (p *platformMode) relay(topicID string, payload any) {
+	if p == nil {
+		return
+	}
+	p.sink.Relay(topicID, payload)
+}
+
 // platformRoster is the presence core, in the platform's terms.
 type platformRoster struct{ *roomRequests }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dialin-bridge/dialin-bridge/internal/logbuf"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
+	"github.com/dialin-bridge/dialin-bridge/moderation"
 	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
 	"github.com/dialin-bridge/dialin-bridge/publisher/sio"
@@ -205,10 +206,13 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		},
 		Shown:    pub,
 		Ready:    pub.Ready,
+		Speaking: cfg.Moderation.Speaking,
+		DialOut:  dialOutOptions(cfg),
 		Observer: met,
 		Log:      log,
 		Lobby:    lobbyOptions(cfg.Lobby, twilio, &hooks, pub),
 	})
+	defer core.Close()
 
 	hooks = webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
@@ -225,6 +229,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		LobbyTimeout:      cfg.Lobby.Timeout,
 		PINs:              heard.pins,
 		Lockouts:          met.Callers(),
+		Speaking:          cfg.Moderation.Speaking,
 	}, core, current.Load, met, log)
 	requests.Core = core
 	plat.start()
@@ -237,7 +242,20 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	mux := http.NewServeMux()
 	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
 	mux.Handle("/socket.io/", pub.Handler())
-	mux.Handle(publisher.PathParties, pub.PartiesHandler())
+	api := http.NewServeMux()
+	api.Handle(publisher.PathParties, pub.PartiesHandler())
+	moderation.New(moderation.Options{
+		Auth: pub,
+		Core: core,
+		Relay: func(topicID string, payload any) {
+			pub.Relay(topicID, payload)
+			plat.relay(topicID, payload)
+		},
+		Observer: met,
+		Log:      log.With("component", "moderation"),
+		DialOut:  cfg.Moderation.DialOutFrom != "",
+	}).Register(api)
+	mux.Handle("/api/", moderation.CORS(cfg.AllowedOrigins, api))
 	mux.Handle("GET /metrics", met.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
