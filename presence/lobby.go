@@ -164,7 +164,7 @@ func (c *Core) Decide(ctx context.Context, topicID, sid string, admit bool) erro
 				c.log.Error("an admitted call Twilio would not move stays out of the lobby", "call_sid", sid, "err", uerr)
 			}
 		}
-		return err
+		return twilioError(err)
 	}
 	c.lobby.forget(sid)
 	state := mapper.LobbyDenied

@@ -244,7 +244,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	mux.Handle("/socket.io/", pub.Handler())
 	api := http.NewServeMux()
 	api.Handle(publisher.PathParties, pub.PartiesHandler())
-	moderation.New(moderation.Options{
+	mod := moderation.New(moderation.Options{
 		Auth: pub,
 		Core: core,
 		Relay: func(topicID string, payload any) {
@@ -254,7 +254,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Observer: met,
 		Log:      log.With("component", "moderation"),
 		DialOut:  cfg.Moderation.DialOutFrom != "",
-	}).Register(api)
+	})
+	mod.Register(api)
+	mod.RegisterLobby(api, core)
 	mux.Handle("/api/", moderation.CORS(cfg.AllowedOrigins, api))
 	mux.Handle("GET /metrics", met.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
