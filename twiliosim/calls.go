@@ -394,3 +394,23 @@ func (s *Sim) confEvent(cf *conference, short, event string, p *participant, ext
 	}
 	s.enqueue(cf.url, form)
 }
+
+// Vanish ends a call as if every callback about its end were lost: it leaves its conference
+// and completes, and the bridge is told nothing (reconciliation must find out).
+func (s *Sim) Vanish(sid string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.calls[sid]
+	if c == nil || c.final() {
+		return fmt.Errorf("%w: %s", ErrNoCall, sid)
+	}
+	if cf := c.conf; cf != nil {
+		delete(cf.parts, sid)
+		c.conf = nil
+		if len(cf.parts) == 0 {
+			cf.status = "completed"
+		}
+	}
+	c.status = "completed"
+	return nil
+}
