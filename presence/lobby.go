@@ -25,8 +25,8 @@ type LobbySink interface {
 type LobbyTwilio interface {
 	// Move gives a live call new TwiML.
 	Move(ctx context.Context, callSID, twiml string) error
-	// Status is a call's status (completed, busy, failed, no-answer or canceled once over).
-	Status(ctx context.Context, callSID string) (string, error)
+	// CallStatus is a call's status (completed, busy, failed, no-answer or canceled once over).
+	CallStatus(ctx context.Context, callSID string) (string, error)
 }
 
 // LobbyOptions configure the lobbies of topics that have one.
@@ -164,7 +164,7 @@ func (c *Core) Decide(ctx context.Context, topicID, sid string, admit bool) erro
 				c.log.Error("an admitted call Twilio would not move stays out of the lobby", "call_sid", sid, "err", uerr)
 			}
 		}
-		return err
+		return twilioError(err)
 	}
 	c.lobby.forget(sid)
 	state := mapper.LobbyDenied
@@ -204,4 +204,20 @@ func (c *Core) lobbyEvent(call roster.Call, state string) {
 	for _, s := range c.opts.Lobby.Sinks {
 		s.Lobby(ev)
 	}
+}
+
+// Connected returns the phone parties of a topic connected to its conference now (not those
+// still ringing), for the roll call.
+func (c *Core) Connected(ctx context.Context, topicID string) ([]roster.Call, error) {
+	calls, err := c.roster.Parties(ctx, topicID)
+	if err != nil {
+		return nil, err
+	}
+	out := calls[:0]
+	for _, call := range calls {
+		if call.State == roster.Online {
+			out = append(out, call)
+		}
+	}
+	return out, nil
 }

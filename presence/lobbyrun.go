@@ -88,7 +88,7 @@ func (c *Core) ReconcileLobby(ctx context.Context) {
 		if c.opts.Lobby.Twilio == nil {
 			continue
 		}
-		status, err := c.opts.Lobby.Twilio.Status(ctx, call.CallSID)
+		status, err := c.opts.Lobby.Twilio.CallStatus(ctx, call.CallSID)
 		if err != nil {
 			c.log.Warn("lobby reconciliation: call status unknown", "call_sid", call.CallSID, "err", err)
 			continue

@@ -27,3 +27,23 @@ func (s *Server) deliverLobby(env envelope) {
 
 // lobbyEnvelope reports whether a fan-out message is a lobby event.
 func lobbyEnvelope(env envelope) bool { return env.Lobby != "" && env.TopicID == "" }
+
+// WebParties is told of the web parties that announce themselves online in a topic, and of
+// their leaves, by connection. Its methods must not block.
+type WebParties interface {
+	Online(topicID, key, id, name string)
+	Left(topicID, key string)
+}
+
+// webSeen tells the web parties' tracker of a client's own online or leaves.
+func (s *Server) webSeen(sess *session, category, topicID string) {
+	if s.web == nil {
+		return
+	}
+	key := "s:" + sess.conn.ID()
+	if category == mapper.CategoryOnline {
+		s.web.Online(topicID, key, sess.claims.Subject, sess.claims.Name)
+	} else {
+		s.web.Left(topicID, key)
+	}
+}

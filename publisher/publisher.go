@@ -71,6 +71,9 @@ type Options struct {
 	Observer Observer
 	// Fanout, when set, carries events to every instance (several bridges on one Redis).
 	Fanout Fanout
+	// WebParties, when set, is told of the web parties online through this server, for the
+	// roll call phone callers hear.
+	WebParties WebParties
 	// Socket configures the socket.io server; its Namespace, Handler, Observer and Log are
 	// this server's.
 	Socket sio.Options
@@ -81,6 +84,7 @@ type Server struct {
 	io            *sio.Server
 	auth          *Auth
 	roster        Roster
+	web           WebParties
 	fanout        Fanout
 	instance      string // this process, in fan-out messages
 	seen          versions
@@ -135,6 +139,7 @@ func New(opts Options, log *slog.Logger) *Server {
 	s := &Server{
 		auth:     opts.Auth,
 		roster:   opts.Roster,
+		web:      opts.WebParties,
 		fanout:   opts.Fanout,
 		instance: uuid.NewString(),
 		log:      log,

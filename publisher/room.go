@@ -157,6 +157,7 @@ func (s *Server) announce(sess *session, req presenceRequest) {
 		delete(sess.online, req.TopicID)
 	}
 	sess.mu.Unlock()
+	s.webSeen(sess, req.Category, req.TopicID)
 	s.relay(sess, req.Category, req.TopicID, req.Content)
 }
 
@@ -241,6 +242,7 @@ func (s *Server) leaveOnDrop(sess *session) {
 	sess.online = map[string]json.RawMessage{}
 	sess.mu.Unlock()
 	for topicID, last := range online {
+		s.webSeen(sess, mapper.CategoryLeaves, topicID)
 		s.relay(sess, mapper.CategoryLeaves, topicID, leftContent(last, sess))
 	}
 }

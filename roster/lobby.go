@@ -3,8 +3,9 @@ package roster
 import (
 	"context"
 	"fmt"
-	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
 )
 
 // A topic's lobby is kept in the store with the calls: a waiting caller is a call in state
@@ -48,7 +49,7 @@ func (r *Roster) Decide(ctx context.Context, topicID, sid string, admit bool) (C
 			c.State, c.Since = Routing, r.now()
 			return true, EmitNone
 		}
-		return true, r.end(c, c.State, mapper.ReasonHungUp) // a waiting call was never shown: no leaves
+		return true, r.end(c, c.State, mapper.ReasonRemoved)
 	})
 	if err != nil {
 		return Change{}, false, fmt.Errorf("decide on waiting call: %w", err)
@@ -82,7 +83,7 @@ func (r *Roster) Expire(ctx context.Context, sid string, since time.Time) (Chang
 		if !expired {
 			return false, EmitNone
 		}
-		return true, r.end(c, c.State, mapper.ReasonHungUp) // a waiting call was never shown: no leaves
+		return true, r.end(c, c.State, mapper.ReasonHungUp)
 	})
 	if err != nil {
 		return Change{}, false, fmt.Errorf("end lobby wait: %w", err)

@@ -18,8 +18,8 @@ type State string
 // an admin admits it, or to Ended. Ended is final and is kept as a tombstone so that late callbacks change nothing.
 const (
 	Routing State = "routing" // the incoming-call webhook saw it; not in the conference yet
-	Waiting State = "waiting" // in its topic's lobby, until an admin admits it (then Routing)
 	Dialing State = "dialing" // a dial-out placed and not answered: shown ringing once Twilio says so
+	Waiting State = "waiting" // in its topic's lobby, until an admin admits it (then Routing)
 	Online  State = "online"  // in the topic's conference: the room shows it
 	Ended   State = "ended"   // gone; nothing is emitted for it any more
 )
@@ -116,7 +116,7 @@ func Stale(c Call, now time.Time) bool {
 	switch c.State {
 	case Ended:
 		return c.Since.Before(now.Add(-TombstoneTTL))
-	case Routing, Waiting, Dialing:
+	case Routing, Dialing, Waiting:
 		return c.Since.Before(now.Add(-RoutingTTL))
 	}
 	return false

@@ -12,16 +12,3 @@ func (c *Client) Move(ctx context.Context, callSID, twiml string) error {
 	_, err := c.rest.Api.UpdateCall(callSID, (&openapi.UpdateCallParams{}).SetTwiml(twiml))
 	return c.done("update_call", classify("update call", err))
 }
-
-// Status returns a call's status as Twilio's Calls resource has it: queued, ringing,
-// in-progress, or once it is over completed, busy, failed, no-answer or canceled.
-func (c *Client) Status(ctx context.Context, callSID string) (string, error) {
-	call, err := c.rest.Api.FetchCall(callSID, &openapi.FetchCallParams{})
-	if err := c.done("fetch_call", classify("fetch call", err)); err != nil {
-		return "", err
-	}
-	if call.Status == nil {
-		return "", nil
-	}
-	return *call.Status, nil
-}

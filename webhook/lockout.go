@@ -11,12 +11,12 @@ import (
 type PINGuard interface {
 	// Locked reports whether number is locked out now.
 	Locked(ctx context.Context, number string) (bool, error)
-	// Wrong counts a wrong PIN from number; lockedNow is true when this one locked it out.
-	Wrong(ctx context.Context, number string) (lockedNow bool, err error)
+	// Wrong counts a wrong PIN from number: locked says whether the number is locked out
+	// now, lockedNow whether this PIN locked it (on one instance only).
+	Wrong(ctx context.Context, number string) (locked, lockedNow bool, err error)
 }
 
-// LockoutObserver is told of each lockout, for metrics. The handler's Observer may
-// implement it.
+// LockoutObserver is told of each lockout, for metrics.
 type LockoutObserver interface {
 	PINLockout()
 }
@@ -51,18 +51,18 @@ func (h *Handler) wrongPIN(req request, from string) bool {
 	if !h.guarded(from) {
 		return false
 	}
-	lockedNow, err := h.opts.PINs.Wrong(req.ctx, from)
+	locked, lockedNow, err := h.opts.PINs.Wrong(req.ctx, from)
 	if err != nil {
 		req.log.Warn("wrong PIN not counted", "err", err)
 		return false
 	}
 	if lockedNow {
 		req.log.Warn("caller locked out after too many wrong PINs", "from", mapper.Mask(from))
-		if o, ok := h.obs.(LockoutObserver); ok {
-			o.PINLockout()
+		if h.opts.Lockouts != nil {
+			h.opts.Lockouts.PINLockout()
 		}
 	}
-	return lockedNow
+	return locked
 }
 
 // LockoutTwiML is what a locked-out caller hears, before any <Gather>.

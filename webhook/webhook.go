@@ -84,6 +84,8 @@ type Options struct {
 	// PINs locks out numbers that enter too many wrong PINs; nil: only the three tries per
 	// call.
 	PINs PINGuard
+	// Lockouts is told of each lockout, for metrics; nil for none.
+	Lockouts LockoutObserver
 	// Speaking asks every conference for speech events and applies them (DIALIN_SPEAKING);
 	// without it they are answered 204 and ignored.
 	Speaking bool

@@ -30,7 +30,7 @@ type platformMode struct {
 // newPlatform builds platform mode when it is configured; start runs it and close stops it.
 // The platform's requests go to the presence core, as the room side's do: requests holds it
 // by the time start is called.
-func newPlatform(cfg PlatformConfig, requests *roomRequests, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
+func newPlatform(cfg PlatformConfig, requests *roomRequests, web platform.WebParties, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
 	if cfg.Mode == "" {
 		return nil, nil
 	}
@@ -40,15 +40,16 @@ func newPlatform(cfg PlatformConfig, requests *roomRequests, met *metrics.Metric
 	}
 	rdb := redis.NewClient(opt)
 	sink := platform.New(platform.Options{
-		Redis:     rdb,
-		Key:       cfg.Key,
-		Namespace: cfg.Namespace,
-		Rooms:     cfg.Rooms,
-		Removals:  cfg.Removals,
-		Roster:    platformRoster{requests},
-		Live:      func(ctx context.Context) ([]mapper.Event, error) { return requests.Live(ctx) },
-		Observer:  met.Platform(),
-		Log:       log.With("component", "platform"),
+		Redis:      rdb,
+		Key:        cfg.Key,
+		Namespace:  cfg.Namespace,
+		Rooms:      cfg.Rooms,
+		Removals:   cfg.Removals,
+		Roster:     platformRoster{requests},
+		Live:       func(ctx context.Context) ([]mapper.Event, error) { return requests.Live(ctx) },
+		Observer:   met.Platform(),
+		WebParties: web,
+		Log:        log.With("component", "platform"),
 	})
 	p := &platformMode{sink: sink, rdb: rdb, done: make(chan struct{})}
 	log.Info("platform mode: publishing into the platform's socket.io cluster", "key", cfg.Key,

@@ -187,22 +187,25 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	// The room side asks the core for parties and removals, and the core publishes through
 	// the room side: the room side is built first, with the core it will ask filled in below.
 	requests := &roomRequests{}
+	heard := newCallers(store, log)
 	pub := publisher.New(publisher.Options{
-		Auth:     auth,
-		Roster:   requests,
-		Observer: met,
-		Fanout:   fanout,
+		Auth:       auth,
+		Roster:     requests,
+		Observer:   met,
+		Fanout:     fanout,
+		WebParties: heard.web,
 		Socket: sio.Options{AllowedOrigins: cfg.AllowedOrigins,
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingInterval * 3 / 2},
 	}, log)
 	pub.Serve()
 	defer pub.Close()
 
-	plat, err := newPlatform(cfg.Platform, requests, met, log)
+	plat, err := newPlatform(cfg.Platform, requests, heard.web, met, log)
 	if err != nil {
 		return err
 	}
 	defer plat.close()
+	var hooks *webhook.Handler
 	core := presence.New(presence.Options{
 		Roster:            roster.New(store),
 		Rooms:             current.Load,
@@ -218,10 +221,11 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		DialOut:  dialOutOptions(cfg),
 		Observer: met,
 		Log:      log,
+		Lobby:    lobbyOptions(cfg.Lobby, twilio, &hooks, pub),
 	})
 	defer core.Close()
 
-	hooks := webhook.New(webhook.Options{
+	hooks = webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
 		AuthToken:         string(cfg.AuthToken),
 		Dev:               cfg.Dev,
@@ -230,12 +234,20 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayVoice:          cfg.SayVoice,
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
+		Room:              room{web: heard.web, core: core},
+		Lobby:             core,
+		LobbyMusicURL:     cfg.Lobby.MusicURL,
+		LobbyTimeout:      cfg.Lobby.Timeout,
+		PINs:              heard.pins,
+		Lockouts:          met.Callers(),
 		Speaking:          cfg.Moderation.Speaking,
 	}, core, current.Load, met, log)
 	requests.Core = core
 	plat.start()
 
 	spawn(func(ctx context.Context) { core.Run(ctx, cfg.ReconcileInterval) })
+	spawn(func(ctx context.Context) { core.RunLobby(ctx, cfg.ReconcileInterval) })
+	spawn(heard.web.Run)
 	spawn(func(ctx context.Context) { reloadOnHUP(ctx, cfg, log, &current) })
 
 	mux := http.NewServeMux()
@@ -243,7 +255,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	mux.Handle("/socket.io/", pub.Handler())
 	api := http.NewServeMux()
 	api.Handle(publisher.PathParties, pub.PartiesHandler())
-	moderation.New(moderation.Options{
+	mod := moderation.New(moderation.Options{
 		Auth: pub,
 		Core: core,
 		Relay: func(topicID string, payload any) {
@@ -253,7 +265,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Observer: met,
 		Log:      log.With("component", "moderation"),
 		DialOut:  cfg.Moderation.DialOutFrom != "",
-	}).Register(api)
+	})
+	mod.Register(api)
+	mod.RegisterLobby(api, core)
 	mountConsole(mux, api, pub, sim, simREST == nil, current.Load)
 	mux.Handle("/api/", moderation.CORS(cfg.AllowedOrigins, api))
 	mux.Handle("GET /metrics", met.Handler())
