@@ -36,6 +36,19 @@ func startSimulator(cfg Config, rs func() *rooms.Rooms, log *slog.Logger) (*devs
 	return sim, rest, nil
 }
 
+// devDialOut lets the simulated Twilio take dial-outs to any number when none are
+// configured: nothing real is called, and the console's "Call" works with no setting.
+func devDialOut(m ModerationConfig, log *slog.Logger) ModerationConfig {
+	if m.DialOutFrom == "" {
+		m.DialOutFrom = devsim.DialOutFrom
+		if len(m.DialOutPrefixes) == 0 {
+			m.DialOutPrefixes = []string{"+"}
+		}
+		log.Info("development mode: simulated dial-outs from " + devsim.DialOutFrom + " to any number")
+	}
+	return m
+}
+
 // mountConsole serves the operator console on mux, GET /api/topics on api (the admin API's
 // mux) and, in development mode, the simulator's endpoints on mux.
 func mountConsole(mux, api *http.ServeMux, pub *publisher.Server, sim *devsim.Sim, realTwilio bool, rs func() *rooms.Rooms) {

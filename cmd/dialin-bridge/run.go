@@ -161,6 +161,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	if sim != nil {
 		defer sim.Close()
 	}
+	if simREST != nil {
+		cfg.Moderation = devDialOut(cfg.Moderation, log)
+	}
 	var twilio *twilioapi.Client
 	if simREST != nil {
 		twilio = simREST
