@@ -11,7 +11,10 @@
 'use strict';
 (() => {
   const TOKEN_KEY = 'dialin.console.token';
-  const JOINED_KEY = 'dialin.console.joined'; // callSid → when this tab first saw it connected
+  // callSid → when a console in this browser first saw it connected (events carry no time):
+  // shared by the browser's tabs and kept across reloads, forgotten when the call leaves.
+  const JOINED_KEY = 'dialin.console.joined';
+  const JOINED_MAX_MS = 24 * 3600 * 1000;
   const SHOW_LEFT_MS = 6000; // how long a departed party's reason stays
 
   const $ = (id) => document.getElementById(id);
@@ -250,14 +253,20 @@
   // ---- phone parties ----------------------------------------------------------------------
 
   function joinedTimes() {
-    try { return JSON.parse(sessionStorage.getItem(JOINED_KEY)) || {}; } catch (e) { return {}; }
+    try { return JSON.parse(localStorage.getItem(JOINED_KEY)) || {}; } catch (e) { return {}; }
+  }
+
+  function saveJoined(all) {
+    try { localStorage.setItem(JOINED_KEY, JSON.stringify(all)); } catch (e) { /* storage off: this tab only */ }
   }
 
   function joinedAt(sid) {
     const all = joinedTimes();
-    if (!all[sid]) {
-      all[sid] = Date.now();
-      sessionStorage.setItem(JOINED_KEY, JSON.stringify(all));
+    const now = Date.now();
+    if (!(all[sid] > now - JOINED_MAX_MS && all[sid] <= now)) {
+      for (const [k, t] of Object.entries(all)) if (!(t > now - JOINED_MAX_MS)) delete all[k];
+      all[sid] = now;
+      saveJoined(all);
     }
     return all[sid];
   }
@@ -265,7 +274,7 @@
   function forgetJoined(sid) {
     const all = joinedTimes();
     delete all[sid];
-    sessionStorage.setItem(JOINED_KEY, JSON.stringify(all));
+    saveJoined(all);
   }
 
   function duration(ms) {
