@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/twiliosim"
 )
 
 // What callers hear (contract §7): the lobby admins admit callers from, the roll call, and
@@ -550,5 +553,71 @@ func TestLockoutTwoInstances(t *testing.T) {
 	}
 	if total != 1 {
 		t.Errorf("dialin_pin_lockouts_total summed over both instances = %d; want 1", total)
+	}
+}
+
+// TestCallersTwoInstances: two instances on one Redis are one bridge to callers and admins:
+// an admin on one sees and admits a caller waiting through the other, and a caller on either
+// hears the web parties of both in the roll call.
+func TestCallersTwoInstances(t *testing.T) {
+	t.Parallel()
+	redis := startRedis(t)
+	sim := twiliosim.New(twiliosim.Options{AccountSID: accountID, AuthToken: authToken})
+	api := httptest.NewServer(sim)
+	t.Cleanup(func() { api.Close(); sim.Close() })
+	env := redisEnv(t, nil, redis)
+	env["DIALIN_TWILIO_API_URL"] = api.URL
+	for k, v := range callersEnv(t) {
+		env[k] = v
+	}
+	a := startBridge(t, env)
+	b := startBridge(t, env)
+	sim.SetBridgeURL(a.env["DIALIN_PUBLIC_URL"])
+	adminTok := token("alice", "admin", topicA, topicB)
+	admin := connect(t, b, adminTok, "websocket")
+	admin.connected()
+	admin.subscribe(topicA)
+	member := connect(t, a, token("mo", "member", topicA), "websocket")
+	member.connected()
+	member.subscribe(topicA)
+
+	sid, err := sim.DialIn(context.Background(), unknownCaller, numA) // waits through instance a
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := admin.waitLobby(sid); ev.State != "waiting" {
+		t.Errorf("admin on b: %+v; want waiting", ev)
+	}
+	if !waiting(b.lobby(adminTok, topicA), sid) {
+		t.Fatal("b's GET lobby does not list a caller waiting through a")
+	}
+	b.mustAPI("POST", "/api/topics/"+topicA+"/lobby/"+sid, adminTok, `{"admit":true}`, 202)
+	member.waitParty(sid, func(e modEvent) bool { return e.Category == catOnline && e.Content.MediaSession.Connected })
+	for _, m := range member.drain(quiet) {
+		if m.Name == "LOBBY_EVENT" {
+			t.Errorf("a member on a got %s", m.Data)
+		}
+	}
+
+	// Roll call: web parties on each instance, heard by a caller on either.
+	for i, br := range []*bridge{a, b} {
+		c := connect(t, br, token(fmt.Sprintf("w%d", i), "member", topicB), "websocket")
+		c.connected()
+		c.subscribe(topicB)
+		c.emit("SEND_PRESENCE_EVENT", map[string]any{"category": catOnline, "topicId": topicB, "content": map[string]any{}})
+	}
+	want := "There are 2 people here: User w0 and User w1."
+	for i, br := range []*bridge{a, b} {
+		deadline := time.Now().Add(eventWait)
+		var got []string
+		for time.Now().Before(deadline) {
+			if got = incomingTwiML(t, br, callSID(950+i), unknownCaller, numB).says(); len(got) == 2 && got[1] == want {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if len(got) != 2 || got[1] != want {
+			t.Errorf("roll call on %s: %q; want %q", br.URL, got, want)
+		}
 	}
 }
