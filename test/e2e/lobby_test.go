@@ -493,11 +493,28 @@ func TestRollCallPlatform(t *testing.T) {
 	cara.emit("SEND_PRESENCE_EVENT", map[string]any{"category": catLeaves, "topicId": topicB, "content": map[string]any{}})
 	for time.Now().Before(deadline.Add(eventWait)) {
 		if got = incomingTwiML(t, b, callSID(911), unknownCaller, numB).says(); got[1] == "You are the first one here." {
-			return
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("after cara left: %q", got)
+	if got[1] != "You are the first one here." {
+		t.Fatalf("after cara left: %q", got)
+	}
+
+	// LOBBY_EVENT stays out of the platform's rooms, even for its admins: the bridge's own
+	// admin sees the caller wait.
+	platAdmin := platformClient(t, node, "pat", "admin", topicA)
+	ownAdmin := connect(t, b, token("alice", "admin", topicA), "websocket")
+	ownAdmin.connected()
+	ownAdmin.subscribe(topicA)
+	waiter := callSID(912)
+	incomingTwiML(t, b, waiter, unknownCaller, numA)
+	if ev := ownAdmin.waitLobby(waiter); ev.State != "waiting" {
+		t.Errorf("LOBBY_EVENT %+v", ev)
+	}
+	for _, m := range platAdmin.drain(time.Second) {
+		t.Errorf("the platform's admin got %s %s", m.Name, m.Data)
+	}
 }
 
 // TestLockoutTwoInstances: wrong PINs from one number count across calls and across two
