@@ -28,6 +28,8 @@ type Metrics struct {
 	httpTimeouts  *prometheus.CounterVec
 	online        prometheus.Gauge
 	moderation    *prometheus.CounterVec
+	fanoutDropped *prometheus.CounterVec
+	caughtUp      prometheus.Counter
 }
 
 // New registers the bridge's metrics.
@@ -80,12 +82,21 @@ func New() *Metrics {
 			Name: "dialin_moderation_actions_total",
 			Help: "Admins' actions on phone parties (mute, unmute, hold, unhold, remove, mute-all, dial-out, admit, deny; update for a PATCH refused before its body was read), by result.",
 		}, []string{"action", "result"}),
+		fanoutDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_fanout_dropped_total",
+			Help: "Events this instance could not send to the other instances, by reason: queue (the fan-out was too far behind) or error (the PUBLISH failed). " +
+				"The other instances' clients get them at their next catch-up from the store (dialin_fanout_caught_up_total), within one reconciliation interval.",
+		}, []string{"reason"}),
+		caughtUp: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dialin_fanout_caught_up_total",
+			Help: "Events this instance's clients had missed (the fan-out between instances lost or dropped them) and were shown from the store.",
+		}),
 		httpTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_http_timeouts_total", Help: "HTTP requests and connections cut by a time limit: header, body (webhook) or idle (keep-alive).",
 		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.moderation,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.fanoutDropped, m.caughtUp, m.moderation,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -141,8 +152,16 @@ func (m *Metrics) Reconciled(ended int, err error) {
 	m.reconEnded.Add(float64(ended))
 }
 
+// FanoutDropped counts an event that did not reach the other instances.
+func (m *Metrics) FanoutDropped(reason string) { m.fanoutDropped.WithLabelValues(reason).Inc() }
+
+// CaughtUp counts events this instance's clients were shown from the store, having missed them.
+func (m *Metrics) CaughtUp(n int) { m.caughtUp.Add(float64(n)) }
+
 // HTTPTimeout counts a request or connection cut by an HTTP time limit.
 func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }
 
 // Moderation counts an admin's action on a phone party.
-func (m *Metrics) Moderation(action, result string) { m.moderation.WithLabelValues(action, result).Inc() }
+func (m *Metrics) Moderation(action, result string) {
+	m.moderation.WithLabelValues(action, result).Inc()
+}

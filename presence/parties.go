@@ -53,7 +53,8 @@ func (c *Core) Remove(ctx context.Context, topicID, callSID string) error {
 	return nil
 }
 
-// Live returns one online event per phone party online in any topic, in its current state.
+// Live returns one online event per phone party shown in any topic (online, or a dial-out
+// ringing), in its current state.
 func (c *Core) Live(ctx context.Context) ([]mapper.Event, error) {
 	calls, err := c.roster.Store().Live(ctx)
 	if err != nil {
@@ -61,7 +62,7 @@ func (c *Core) Live(ctx context.Context) ([]mapper.Event, error) {
 	}
 	var events []mapper.Event
 	for _, call := range calls {
-		if call.State == roster.Online {
+		if call.State == roster.Online || (call.State == roster.Dialing && roster.Shown(call)) {
 			events = append(events, c.eventOf(roster.Change{Call: call, Emit: roster.EmitOnline}))
 		}
 	}

@@ -21,7 +21,7 @@ func TestTopicsGranted(t *testing.T) {
 	}
 	serve := func(dev bool) *httptest.Server {
 		auth, _ := NewAuth(secret, nil, dev)
-		s := New(Options{Auth: auth, Roster: oneParty{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		mux := http.NewServeMux()
 		mux.Handle(PathTopics, s.TopicsHandler(list))
 		srv := httptest.NewServer(mux)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // ErrNotParty marks an action on a call that is not a phone party of the topic now.
@@ -122,18 +121,18 @@ func (r *Roster) Dialing(ctx context.Context, topicID string) (int, error) {
 // StatusFunc returns a call's status from Twilio's Calls resource.
 type StatusFunc func(ctx context.Context, sid string) (string, error)
 
-// ReconcileDialing ends the dial-outs whose end Twilio reported unseen: dialing since before
-// listedAt, not listed among the conference participants (live), and final in Twilio's Calls
-// resource. It asks Twilio about at most max calls. A ringing call's end carries the reason
-// its status gives.
-func (r *Roster) ReconcileDialing(ctx context.Context, live map[string]LiveCall, listedAt time.Time, status StatusFunc, max int) ([]Change, error) {
+// ReconcileDialing ends the dial-outs whose end Twilio reported unseen: dialing, not listed
+// among the conference participants (live), and final in Twilio's Calls resource, which is
+// the call's own record (so no listing can predate it). It asks Twilio about at most max
+// calls. A ringing call's end carries the reason its status gives.
+func (r *Roster) ReconcileDialing(ctx context.Context, live map[string]LiveCall, status StatusFunc, max int) ([]Change, error) {
 	calls, err := r.store.Live(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list roster: %w", err)
 	}
 	var out []Change
 	for _, c := range calls {
-		if c.State != Dialing || !c.Since.Before(listedAt) {
+		if c.State != Dialing {
 			continue
 		}
 		if _, listed := live[c.CallSID]; listed {

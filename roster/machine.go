@@ -35,6 +35,8 @@ type Change struct {
 	Call Call
 	Was  State // the call's state before the change ("" for a call not stored before)
 	Emit Emit
+	// Speech marks an online call's change of who is speaking, and nothing else.
+	Speech bool
 }
 
 // Participant is one conference participant callback, which carries the participant's whole
@@ -145,8 +147,9 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || over {
 		return Change{}, true, err
 	}
+	speech := false
 	ch, err = r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
-		known = found
+		known, speech = found, false
 		if !found {
 			if fallback == nil {
 				return false, EmitNone
@@ -186,7 +189,10 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 			// store change joins all the same.
 			c.State, c.Since = Online, r.now()
 			return true, EmitOnline
-		case was.Muted != c.Muted || was.OnHold != c.OnHold || was.Speaking != c.Speaking:
+		case was.Muted != c.Muted || was.OnHold != c.OnHold:
+			return true, EmitOnline
+		case was.Speaking != c.Speaking:
+			speech = true
 			return true, EmitOnline
 		}
 		return true, EmitNone
@@ -194,6 +200,7 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	if err != nil {
 		return Change{}, true, fmt.Errorf("apply participant callback: %w", err)
 	}
+	ch.Speech = speech && ch.Emit == EmitOnline
 	if ch.Emit == EmitOnline && ch.Was != Online {
 		return r.unlessEnded(ctx, sid, p, ch), true, nil
 	}
@@ -304,12 +311,13 @@ func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64, status st
 }
 
 // Vanished ends an online call that Twilio no longer lists in any conference in progress, as
-// reconciliation finds. A call that went online at or after listedAt is left alone: the
-// listing predates it. Calls not online yet (still routing) are not Twilio participants and
-// are left alone too.
-func (r *Roster) Vanished(ctx context.Context, sid string, listedAt time.Time) (Change, error) {
+// reconciliation finds. It ends the call only if it is still online at version, the version
+// the store held before Twilio was asked: a call that changed since (it went online, or
+// changed state, while Twilio was listing) is left alone, as the listing may predate it.
+// Calls not online (still routing) are not Twilio participants and are left alone too.
+func (r *Roster) Vanished(ctx context.Context, sid string, version int64) (Change, error) {
 	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
-		if !found || c.State != Online || !c.Since.Before(listedAt) {
+		if !found || c.State != Online || c.Version != version {
 			return false, EmitNone
 		}
 		return true, r.end(c, c.State, mapper.ReasonLost)

@@ -18,7 +18,7 @@ func (c *Client) UpdateParticipant(ctx context.Context, conferenceSID, callSID s
 	if hold != nil {
 		params.SetHold(*hold)
 	}
-	_, err := c.rest.Api.UpdateParticipant(conferenceSID, callSID, params)
+	_, err := c.api(ctx, Timeout).UpdateParticipant(conferenceSID, callSID, params)
 	return c.done("update_participant", classify("update participant", err))
 }
 
@@ -58,7 +58,7 @@ func (c *Client) CreateParticipant(ctx context.Context, conference string, d Dia
 	if d.TimeLimit > 0 {
 		params.SetTimeLimit(d.TimeLimit)
 	}
-	p, err := c.rest.Api.CreateParticipant(conference, params)
+	p, err := c.api(ctx, Timeout).CreateParticipant(conference, params)
 	if err := c.done("create_participant", classify("create participant", err)); err != nil {
 		return "", err
 	}
@@ -70,7 +70,7 @@ func (c *Client) CreateParticipant(ctx context.Context, conference string, d Dia
 
 // CallStatus returns a call's status as Twilio's Calls resource gives it.
 func (c *Client) CallStatus(ctx context.Context, callSID string) (string, error) {
-	call, err := c.rest.Api.FetchCall(callSID, &openapi.FetchCallParams{})
+	call, err := c.api(ctx, Timeout).FetchCall(callSID, &openapi.FetchCallParams{})
 	if err := c.done("fetch_call", classify("fetch call", err)); err != nil {
 		return "", err
 	}

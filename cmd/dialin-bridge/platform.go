@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/platform"
 	"github.com/dialin-bridge/dialin-bridge/presence"
@@ -27,10 +25,9 @@ type platformMode struct {
 	done chan struct{}
 }
 
-// newPlatform builds platform mode when it is configured; start runs it and close stops it.
-// The platform's requests go to the presence core, as the room side's do: requests holds it
-// by the time start is called.
-func newPlatform(cfg PlatformConfig, requests *roomRequests, web platform.WebParties, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
+// newPlatform builds platform mode when it is configured; start runs it, answering the
+// platform's requests through the presence core, and close stops it.
+func newPlatform(cfg PlatformConfig, web platform.WebParties, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
 	if cfg.Mode == "" {
 		return nil, nil
 	}
@@ -40,16 +37,15 @@ func newPlatform(cfg PlatformConfig, requests *roomRequests, web platform.WebPar
 	}
 	rdb := redis.NewClient(opt)
 	sink := platform.New(platform.Options{
-		Redis:      rdb,
-		Key:        cfg.Key,
-		Namespace:  cfg.Namespace,
-		Rooms:      cfg.Rooms,
-		Removals:   cfg.Removals,
-		Roster:     platformRoster{requests},
-		Live:       func(ctx context.Context) ([]mapper.Event, error) { return requests.Live(ctx) },
-		Observer:   met.Platform(),
+		Redis:     rdb,
+		Key:       cfg.Key,
+		Namespace: cfg.Namespace,
+		Rooms:     cfg.Rooms,
+		Removals:  cfg.Removals,
+		Observer:  met.Platform(),
+		Log:       log.With("component", "platform"),
+		// The roll call hears the web parties of the platform's rooms.
 		WebParties: web,
-		Log:        log.With("component", "platform"),
 	})
 	p := &platformMode{sink: sink, rdb: rdb, done: make(chan struct{})}
 	log.Info("platform mode: publishing into the platform's socket.io cluster", "key", cfg.Key,
@@ -57,8 +53,9 @@ func newPlatform(cfg PlatformConfig, requests *roomRequests, web platform.WebPar
 	return p, nil
 }
 
-// start runs the sink: its publisher, its listener and its health loop.
-func (p *platformMode) start() {
+// start runs the sink: its publisher, its listener and its health loop, answering the
+// platform's requests through core.
+func (p *platformMode) start(core platform.Roster) {
 	if p == nil {
 		return
 	}
@@ -66,7 +63,7 @@ func (p *platformMode) start() {
 	p.stop = cancel
 	go func() {
 		defer close(p.done)
-		p.sink.Run(ctx)
+		p.sink.Run(ctx, core)
 	}()
 }
 
@@ -105,15 +102,4 @@ func (p *platformMode) relay(topicID string, payload any) {
 		return
 	}
 	p.sink.Relay(topicID, payload)
-}
-
-// platformRoster is the presence core, in the platform's terms.
-type platformRoster struct{ *roomRequests }
-
-func (r platformRoster) Remove(ctx context.Context, topicID, callSID string) error {
-	err := r.roomRequests.Remove(ctx, topicID, callSID)
-	if errors.Is(err, presence.ErrUnknownParty) {
-		return platform.ErrUnknownParty
-	}
-	return err
 }
