@@ -349,6 +349,7 @@ func TestConsoleDialOutLobby(t *testing.T) {
 			content: { mediaSession: { audio: true, video: false, connected: true } } }); done(); });
 	}));`)
 	c.waitText("web party", sync+".getByRole('list', { name: 'Online on the web' })", "Ann Lee", eventWait)
+	time.Sleep(1500 * time.Millisecond) // durations that read as durations in the picture
 	shot(t, c, "console-desktop.png")
 
 	p := openConsole(t, br, "phone", b.URL+"/console", 375, 812)
