@@ -150,7 +150,7 @@ func (s *Sim) simulate(w http.ResponseWriter, r *http.Request) {
 	}
 	from := req.From
 	if from == "" {
-		from = fictionalNumber()
+		from = s.fictionalCaller()
 	} else if !mapper.IsE164(from) {
 		writeError(w, http.StatusBadRequest, "from must be an E.164 number")
 		return
@@ -227,12 +227,21 @@ func oneLine(s string) string {
 	return s
 }
 
-// fictionalNumber is a random number of the range US films use (+1 415 555 0100–0199): no
-// one's phone.
-func fictionalNumber() string {
-	n, err := rand.Int(rand.Reader, big.NewInt(100))
-	if err != nil {
-		return "+14155550100"
+// fictionalCaller is a random number of the range US films use (+1 415 555 0100–0199: no
+// one's phone) that is not in the rooms file's directory, so that a simulated caller shows as
+// an unknown caller does.
+func (s *Sim) fictionalCaller() string {
+	rs := s.opts.Rooms()
+	var number string
+	for range 20 {
+		n, err := rand.Int(rand.Reader, big.NewInt(100))
+		if err != nil {
+			break
+		}
+		number = fmt.Sprintf("+141555501%02d", n.Int64())
+		if _, known := rs.Caller(number); !known {
+			break
+		}
 	}
-	return fmt.Sprintf("+141555501%02d", n.Int64())
+	return number
 }
