@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -502,5 +504,67 @@ func TestConsoleBundleIsNPMs(t *testing.T) {
 	lic, _ := os.ReadFile(filepath.Join(testDir(), "node_modules", "socket.io-client", "LICENSE"))
 	if r := b.get("/console/socket.io-client.LICENSE", ""); r.Status != 200 || r.Body != string(lic) {
 		t.Errorf("GET /console/socket.io-client.LICENSE: %d; want npm's licence", r.Status)
+	}
+}
+
+// TestConsoleFirefox: the console in Debian's firefox-esr (driven by puppeteer-core over
+// WebDriver BiDi, see firefox.js): a simulated call appears within a second; mute and hold
+// show after Twilio's (simulated) callbacks; a dial-out with a hostile name rings, then joins,
+// shown as written; remove shows its reason; a lobby caller is admitted; Tab reaches a
+// party's button with a visible focus and Enter presses it; the page fits 375 px; no script
+// error, no CSP violation, no dialog.
+func TestConsoleFirefox(t *testing.T) {
+	t.Parallel()
+	b := startBridge(t, devConsoleEnv(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(testDir(), "firefox.js"), b.URL)
+	cmd.Dir = testDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("firefox.js: %v (is firefox-esr installed? scripts/test.sh installs it)\n%s", err, stderr.String())
+	}
+	var r struct {
+		Version, Failed, Simulated, Muted, Held, Ringing, Joined, Admitted, KeyboardMuted, Outline string
+		Errors                                                                                     []string
+		Dialogs, AppearedMs, Images, Tabs, NarrowWidth                                             int
+		Removed                                                                                    bool
+	}
+	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("firefox.js printed %q: %v\n%s", stdout, err, stderr.String())
+	}
+	t.Logf("Firefox %s", r.Version)
+	if r.Failed != "" {
+		t.Fatalf("in Firefox: %s\nwhat the page showed: %+v\n%s", r.Failed, r, stderr.String())
+	}
+	if r.AppearedMs > 1000 {
+		t.Errorf("the simulated call appeared after %d ms; want within a second", r.AppearedMs)
+	}
+	checks := []struct{ what, got, want string }{
+		{"simulated call", r.Simulated, "connected"},
+		{"after Mute", r.Muted, "connected, muted"},
+		{"after Hold", r.Held, "connected, muted, on hold"},
+		{"dial-out ringing", r.Ringing, hostile + "\nringing"},
+		{"dial-out joined", r.Joined, hostile + "\nconnected"},
+		{"admitted", r.Admitted, "connected"},
+		{"muted by keyboard", r.KeyboardMuted, "connected, muted"},
+	}
+	for _, c := range checks {
+		if !strings.Contains(c.got, c.want) {
+			t.Errorf("%s: the party shows %q; want %q in it", c.what, c.got, c.want)
+		}
+	}
+	if !r.Removed || r.Images != 0 || r.Tabs == 0 || !strings.HasPrefix(r.Outline, "solid") || r.Outline == "solid 0px" {
+		t.Errorf("removed %v, %d img elements, Tab reached Mute after %d presses, focus outline %q; want removed, 0, >0, visible",
+			r.Removed, r.Images, r.Tabs, r.Outline)
+	}
+	if r.NarrowWidth > 375 {
+		t.Errorf("at 375 px the page is %d px wide", r.NarrowWidth)
+	}
+	if len(r.Errors) != 0 || r.Dialogs != 0 {
+		t.Errorf("Firefox reported errors %q and %d dialogs; want none", r.Errors, r.Dialogs)
 	}
 }
