@@ -3,7 +3,10 @@
 // the roster, maps what the roster says changed to presence events (mapper), and hands them
 // to its sinks (the bridge's own room clients with their cross-instance fan-out, and the room
 // platform's cluster), in order per call. It also answers the room side's requests that need
-// the roster or Twilio: the parties of a topic, and the removal of one.
+// the roster or Twilio: the parties of a topic, and the removal of one. It keeps the
+// bridge's one memory of calls (see memory): what this instance showed its clients of each
+// call, which orders every event a client is shown, whatever its source, and from which
+// reconciliation retracts and catches up.
 //
 // Sinks and the other parts it drives are interfaces declared here; cmd/dialin-bridge wires
 // the implementations.
