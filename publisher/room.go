@@ -127,7 +127,7 @@ var ok = []byte(`{"ok":true}`)
 // loop, and slow's result acknowledges it.
 func (s *Server) sendPresence(sess *session, raw json.RawMessage) (ack []byte, slow func(ctx context.Context) []byte) {
 	if len(raw) > maxPresence {
-		return s.refuse(sess, presenceRequest{}, fmt.Sprintf("request larger than %d bytes", maxPresence)), nil
+		return s.refuse(sess, echoOf(raw), fmt.Sprintf("request larger than %d bytes", maxPresence)), nil
 	}
 	req, err := decodePresence(raw)
 	if err != nil {
