@@ -35,15 +35,27 @@ type WebParties interface {
 	Left(topicID, key string)
 }
 
-// webSeen tells the web parties' tracker of a client's own online or leaves.
+// webSeen tells the web parties' tracker of a client's own online or leaves (the one sent
+// for it when it drops included), as they are relayed; other categories are not its.
 func (s *Server) webSeen(sess *session, category, topicID string) {
 	if s.web == nil {
 		return
 	}
 	key := "s:" + sess.conn.ID()
-	if category == mapper.CategoryOnline {
+	switch category {
+	case mapper.CategoryOnline:
 		s.web.Online(topicID, key, sess.claims.Subject, sess.claims.Name)
-	} else {
+	case mapper.CategoryLeaves:
 		s.web.Left(topicID, key)
 	}
+}
+
+// deliverHere sends an event to this instance's own clients: a lobby event to the topic's
+// admins, any other to every subscriber of its topic.
+func (s *Server) deliverHere(env envelope) {
+	if lobbyEnvelope(env) {
+		s.deliverLobby(env)
+		return
+	}
+	s.deliverLocal(env.TopicID, env.Payload)
 }

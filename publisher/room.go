@@ -170,12 +170,12 @@ func (s *Server) announce(sess *session, req presenceRequest) {
 		delete(sess.online, req.TopicID)
 	}
 	sess.mu.Unlock()
-	s.webSeen(sess, req.Category, req.TopicID)
 	s.relay(sess, req.Category, req.TopicID, req.Content)
 }
 
 // relay sends a room client's event to its topic, with the sender taken from its token.
 func (s *Server) relay(sess *session, category, topicID string, content json.RawMessage) {
+	s.webSeen(sess, category, topicID)
 	s.broadcast(topicID, relayed{
 		ID:       uuid.NewString(),
 		Category: category,
@@ -297,7 +297,6 @@ func (s *Server) leaveOnDrop(sess *session) {
 	sess.online = map[string]json.RawMessage{}
 	sess.mu.Unlock()
 	for topicID, last := range online {
-		s.webSeen(sess, mapper.CategoryLeaves, topicID)
 		s.relay(sess, mapper.CategoryLeaves, topicID, leftContent(last, sess))
 	}
 }
@@ -342,11 +341,7 @@ func (s *Server) send(env envelope, payload any) {
 		return
 	}
 	env.Origin, env.Payload = s.instance, json.RawMessage(b)
-	if lobbyEnvelope(env) {
-		s.deliverLobby(env)
-	} else {
-		s.deliverLocal(env.TopicID, env.Payload)
-	}
+	s.deliverHere(env)
 	if s.fanout == nil {
 		return
 	}
@@ -424,12 +419,8 @@ func (s *Server) receive(msg []byte) {
 	if env.Origin == s.instance {
 		return // delivered when it was sent
 	}
-	if lobbyEnvelope(env) {
-		s.deliverLobby(env)
-		return
-	}
 	if env.CallSID == "" || s.roster == nil {
-		s.deliverLocal(env.TopicID, env.Payload)
+		s.deliverHere(env)
 		return
 	}
 	var ev mapper.Event

@@ -91,7 +91,7 @@ type Options struct {
 	Speaking bool
 }
 
-// Handler serves the four webhook endpoints.
+// Handler serves the webhook endpoints: voice, PIN, lobby, conference and status.
 type Handler struct {
 	opts      Options
 	core      Core

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dialin-bridge/dialin-bridge/roster"
 	"github.com/dialin-bridge/dialin-bridge/webhook"
 )
 
@@ -29,8 +30,9 @@ func (e LobbyEnv) validate(bad func(format string, args ...any)) LobbyConfig {
 		bad("%s must be an absolute http(s) URL of an audio file", env("LOBBY_MUSIC_URL"))
 	}
 	d, err := time.ParseDuration(strings.TrimSpace(or(e.LobbyTimeout, "10m")))
-	if err != nil || d < time.Second || d > 24*time.Hour {
-		bad("%s must be a Go duration from 1s to 24h, such as 10m", env("LOBBY_TIMEOUT"))
+	// A waiting call is kept as long as a call that never joined (roster.RoutingTTL).
+	if err != nil || d < time.Second || d > roster.RoutingTTL {
+		bad("%s must be a Go duration from 1s to 12h, such as 10m", env("LOBBY_TIMEOUT"))
 	}
 	c.Timeout = d
 	return c

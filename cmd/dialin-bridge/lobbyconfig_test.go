@@ -23,7 +23,7 @@ func TestLobbyConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ music, timeout string }{
 		{"wait.mp3", "0s"},
 		{"ftp://music.example.com/wait.mp3", "ten minutes"},
-		{"https://", "25h"},
+		{"https://", "13h"},
 	} {
 		raw := validRaw()
 		raw.LobbyMusicURL, raw.LobbyTimeout = tc.music, tc.timeout
