@@ -241,7 +241,11 @@ func (c *Core) publishNow(ch roster.Change) {
 		c.log.Debug("change overtaken by a newer one of the call; not published", "call_sid", ch.Call.CallSID, "version", ch.Call.Version)
 		return
 	}
-	c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID, "reason", ev.Content.Reason)
+	if ev.Content.Reason != "" {
+		c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID, "reason", ev.Content.Reason)
+	} else {
+		c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID)
+	}
 	c.obs.Emitted(ev.Category)
 }
 
