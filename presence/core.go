@@ -95,6 +95,8 @@ type Options struct {
 	DialOut  DialOutOptions
 	Observer Observer
 	Log      *slog.Logger
+	// Lobby configures the lobbies of topics that have one.
+	Lobby LobbyOptions
 }
 
 // Core is the presence core.
@@ -105,6 +107,7 @@ type Core struct {
 	log      *slog.Logger
 	mem      *memory
 	catchup  chan struct{}      // a catch-up from the store is due (see Resubscribed)
+	lobby    lobby              // when each waiting call's time is up
 	online   atomic.Int64       // phone parties online (see Online)
 	ready    atomic.Bool        // the first reconciliation ran
 	speech   speech             // the limit on speaking changes
@@ -170,6 +173,7 @@ func (c *Core) CallEnded(ctx context.Context, sid string, seq int64, status stri
 	if err != nil {
 		return false, err
 	}
+	c.lobbyLeft(ch)
 	c.publish(ch)
 	return ch.Emit != roster.EmitNone, nil
 }

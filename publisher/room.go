@@ -175,6 +175,7 @@ func (s *Server) announce(sess *session, req presenceRequest) {
 
 // relay sends a room client's event to its topic, with the sender taken from its token.
 func (s *Server) relay(sess *session, category, topicID string, content json.RawMessage) {
+	s.webSeen(sess, category, topicID)
 	s.broadcast(topicID, relayed{
 		ID:       uuid.NewString(),
 		Category: category,
@@ -326,7 +327,7 @@ func (s *Server) send(env envelope, payload any) {
 		return
 	}
 	env.Origin, env.Payload = s.instance, json.RawMessage(b)
-	s.deliverLocal(env.TopicID, env.Payload)
+	s.deliverHere(env)
 	if s.fanout == nil {
 		return
 	}
@@ -397,7 +398,7 @@ func (s *Server) publish(ctx context.Context, msg []byte) {
 // shown a newer state of the call.
 func (s *Server) receive(msg []byte) {
 	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil || env.TopicID == "" {
+	if err := json.Unmarshal(msg, &env); err != nil || (env.TopicID == "" && env.Lobby == "") {
 		s.log.Warn("dropping malformed fan-out message")
 		return
 	}
@@ -405,7 +406,7 @@ func (s *Server) receive(msg []byte) {
 		return // delivered when it was sent
 	}
 	if env.CallSID == "" || s.roster == nil {
-		s.deliverLocal(env.TopicID, env.Payload)
+		s.deliverHere(env)
 		return
 	}
 	var ev mapper.Event
