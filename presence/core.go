@@ -233,7 +233,7 @@ func (c *Core) publishNow(ch roster.Change) {
 		return
 	}
 	ev := c.eventOf(ch)
-	if !c.mem.show(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
+	if !c.mem.publish(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
 		for _, s := range c.opts.Sinks {
 			s.Publish(ev)
 		}
