@@ -53,6 +53,7 @@ type Event struct {
 	TopicID    string
 	SenderID   string
 	SenderType string
+	SenderName string // sender.displayname
 	Attendee   string // content.attendee.attendee of party.removed
 }
 
@@ -153,6 +154,8 @@ func decodeEvent(d *msgpack.Decoder, ev *Event) error {
 					return optString(d, &ev.SenderID)
 				case "type":
 					return optString(d, &ev.SenderType)
+				case "displayname":
+					return optString(d, &ev.SenderName)
 				}
 				return d.Skip()
 			})

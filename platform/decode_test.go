@@ -29,7 +29,7 @@ func TestDecodeNodeMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Message{UID: "AbCdEf", Type: 2, Nsp: "/chat", Name: EventName, Rooms: []string{"room:5a1339868509b80641a56655"},
-		Event: Event{ID: "5f0c-req-1", Category: mapper.CategoryRequestParties, TopicID: "5a1339868509b80641a56655", SenderID: "user-1", SenderType: "user"}}
+		Event: Event{ID: "5f0c-req-1", Category: mapper.CategoryRequestParties, TopicID: "5a1339868509b80641a56655", SenderID: "user-1", SenderType: "user", SenderName: "Ann"}}
 	if !equal(m, want) {
 		t.Errorf("request.parties: got %+v\nwant %+v", m, want)
 	}
@@ -67,7 +67,7 @@ func TestEncodeDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Message{UID: "dialin-x", Type: 2, Nsp: "/chat", Name: EventName, Rooms: []string{"room:T1"},
-		Event: Event{ID: "id-1", Category: mapper.CategoryOnline, TopicID: "T1", SenderID: "CA1", SenderType: "phone"}}
+		Event: Event{ID: "id-1", Category: mapper.CategoryOnline, TopicID: "T1", SenderID: "CA1", SenderType: "phone", SenderName: "Ann"}}
 	if !equal(m, want) {
 		t.Errorf("got %+v\nwant %+v", m, want)
 	}

@@ -103,6 +103,9 @@ func (s *Sink) heard(b []byte) {
 	case m.Type != packetEvent || m.Nsp != s.o.Namespace || m.Name != EventName:
 		s.o.Observer.Ignored("other_event")
 		return
+	case m.Event.Category == mapper.CategoryOnline || m.Event.Category == mapper.CategoryLeaves:
+		s.webParty(m)
+		return
 	case m.Event.Category != mapper.CategoryRequestParties && m.Event.Category != mapper.CategoryRemoved:
 		s.o.Observer.Ignored("category")
 		return
@@ -224,5 +227,28 @@ func (s *Sink) handle(ctx context.Context, r request) {
 	default:
 		log.Info("phone party removed by the platform", "call_sid", r.attendee)
 		s.o.Observer.Answered("removal")
+	}
+}
+
+// WebParties is told of the web parties the platform's broadcasts show, by their sender's id.
+// Its methods must not block.
+type WebParties interface {
+	Online(topicID, key, id, name string)
+	Left(topicID, key string)
+}
+
+// webParty tells WebParties of a web party's online or leaves that the platform broadcast to
+// a topic's room. Phone parties (the bridge's own, or another bridge's) are not web parties.
+func (s *Sink) webParty(m Message) {
+	topic, ok := s.topicOf(m)
+	if !ok || s.o.WebParties == nil || m.Event.SenderID == "" || m.Event.SenderType == mapper.SenderPhone {
+		s.o.Observer.Ignored("category")
+		return
+	}
+	key := "p:" + m.Event.SenderID
+	if m.Event.Category == mapper.CategoryOnline {
+		s.o.WebParties.Online(topic, key, m.Event.SenderID, m.Event.SenderName)
+	} else {
+		s.o.WebParties.Left(topic, key)
 	}
 }

@@ -68,6 +68,9 @@ type Options struct {
 	Removals  string
 	Observer  Observer
 	Log       *slog.Logger
+	// WebParties, when set, is told of the web parties the platform shows online and
+	// leaving, for the roll call phone callers hear.
+	WebParties WebParties
 	// Check is how often the platform's Redis is pinged (default 1 s).
 	Check time.Duration
 	// ReplayEvery spaces the rounds that publish every party again after an outage (default

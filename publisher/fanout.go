@@ -33,6 +33,7 @@ type envelope struct {
 	CallSID string          `json:"c,omitempty"`
 	Version int64           `json:"v,omitempty"`
 	Online  bool            `json:"on,omitempty"` // a phone party's online event; read by bridges of earlier versions only
+	Lobby   string          `json:"l,omitempty"`  // a lobby event's topic (TopicID is empty)
 	Payload json.RawMessage `json:"p"`
 }
 

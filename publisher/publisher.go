@@ -78,6 +78,9 @@ type Options struct {
 	Observer Observer
 	// Fanout, when set, carries events to every instance (several bridges on one Redis).
 	Fanout Fanout
+	// WebParties, when set, is told of the web parties online through this server, for the
+	// roll call phone callers hear.
+	WebParties WebParties
 	// Socket configures the socket.io server; its Namespace, Handler, Observer and Log are
 	// this server's.
 	Socket sio.Options
@@ -88,6 +91,7 @@ type Server struct {
 	io            *sio.Server
 	auth          *Auth
 	roster        Roster // the presence core, from Serve
+	web           WebParties
 	fanout        Fanout
 	instance      string          // this process, in fan-out messages
 	outgoing      chan []byte     // fan-out messages waiting for sendLoop
@@ -149,6 +153,7 @@ func New(opts Options, log *slog.Logger) *Server {
 	}
 	s := &Server{
 		auth:     opts.Auth,
+		web:      opts.WebParties,
 		fanout:   opts.Fanout,
 		drain:    make(chan struct{}),
 		instance: uuid.NewString(),

@@ -175,6 +175,7 @@ func (s *Server) announce(sess *session, req presenceRequest) {
 
 // relay sends a room client's event to its topic, with the sender taken from its token.
 func (s *Server) relay(sess *session, category, topicID string, content json.RawMessage) {
+	s.webSeen(sess, category, topicID)
 	s.broadcast(topicID, relayed{
 		ID:       uuid.NewString(),
 		Category: category,
@@ -248,19 +249,29 @@ func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest,
 		return nil, s.roster.Remove(ctx, req.TopicID, callSID)
 	})
 	if err != nil {
-		reason := "could not hang up the call"
+		reason, result := "could not hang up the call", "twilio_error"
 		if errors.Is(err, mapper.ErrUnknownParty) {
-			reason = mapper.ErrUnknownParty.Error()
+			reason, result = mapper.ErrUnknownParty.Error(), "not_found"
 		} else {
 			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", clip.String(callSID, 40), "err", err)
 		}
+		s.audit(sess, req.TopicID, callSID, result)
 		return s.refuse(sess, req, reason)
 	}
+	s.audit(sess, req.TopicID, callSID, "ok")
 	if asked {
-		s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", callSID, "by", sess.claims.Subject)
 		s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
 	}
 	return ok
+}
+
+// audit logs and counts an admin's removal as every moderation action is (contract §6).
+func (s *Server) audit(sess *session, topicID, callSID, result string) {
+	s.log.Info("moderation", "sub", sess.claims.Subject, "action", "remove", "topic", topicID,
+		"call_sid", clip.String(callSID, 40), "result", result, "via", "socket")
+	if m, ok := s.obs.(interface{ Moderation(action, result string) }); ok {
+		m.Moderation("remove", result)
+	}
 }
 
 // leaveOnDrop announces that a dropped client left every topic it had announced itself in.
@@ -316,7 +327,7 @@ func (s *Server) send(env envelope, payload any) {
 		return
 	}
 	env.Origin, env.Payload = s.instance, json.RawMessage(b)
-	s.deliverLocal(env.TopicID, env.Payload)
+	s.deliverHere(env)
 	if s.fanout == nil {
 		return
 	}
@@ -387,7 +398,7 @@ func (s *Server) publish(ctx context.Context, msg []byte) {
 // shown a newer state of the call.
 func (s *Server) receive(msg []byte) {
 	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil || env.TopicID == "" {
+	if err := json.Unmarshal(msg, &env); err != nil || (env.TopicID == "" && env.Lobby == "") {
 		s.log.Warn("dropping malformed fan-out message")
 		return
 	}
@@ -395,7 +406,7 @@ func (s *Server) receive(msg []byte) {
 		return // delivered when it was sent
 	}
 	if env.CallSID == "" || s.roster == nil {
-		s.deliverLocal(env.TopicID, env.Payload)
+		s.deliverHere(env)
 		return
 	}
 	var ev mapper.Event

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 )
@@ -19,7 +21,16 @@ type Topic struct {
 	ID      string   `json:"topicId"`
 	PIN     string   `json:"pin,omitempty"`
 	Numbers []string `json:"numbers,omitempty"`
+	// Name is spoken to routed callers ("Welcome to <name>."); empty for no greeting.
+	Name string `json:"name,omitempty"`
+	// Lobby holds routed callers until an admin admits them.
+	Lobby bool `json:"lobby,omitempty"`
+	// RollCall tells a caller who is in the room before joining.
+	RollCall bool `json:"rollCall,omitempty"`
 }
+
+// MaxName is the longest topic name, in characters.
+const MaxName = 100
 
 // Caller is a directory entry: a known number and how the room shows its caller.
 type Caller struct {
@@ -43,6 +54,7 @@ type Rooms struct {
 	byNumber map[string]string // dialled number → topic id
 	byPIN    map[string]string // PIN → topic id
 	callers  map[string]Caller // caller number → entry
+	order    []string          // topic ids in the file's order
 }
 
 // ErrInvalid marks a rooms file that is malformed or inconsistent.
@@ -98,7 +110,13 @@ func Build(f File) (*Rooms, error) {
 			bad("topics[%d]: topicId %q appears twice", i, t.ID)
 			continue
 		}
+		if n := utf8.RuneCountInString(t.Name); n > MaxName {
+			bad("topic %q: name is %d characters, more than %d", t.ID, n, MaxName)
+		} else if !printable(t.Name) {
+			bad("topic %q: name holds control characters or invalid UTF-8", t.ID)
+		}
 		r.topics[t.ID] = t
+		r.order = append(r.order, t.ID)
 		if t.PIN != "" {
 			if strings.Trim(t.PIN, "0123456789") != "" {
 				bad("topic %q: pin must be digits", t.ID)
@@ -136,6 +154,15 @@ func Build(f File) (*Rooms, error) {
 	return r, nil
 }
 
+// Topics returns every topic, in the file's order.
+func (r *Rooms) Topics() []Topic {
+	out := make([]Topic, 0, len(r.order))
+	for _, id := range r.order {
+		out = append(out, r.topics[id])
+	}
+	return out
+}
+
 // Topic returns the topic with id.
 func (r *Rooms) Topic(id string) (Topic, bool) {
 	t, ok := r.topics[id]
@@ -166,3 +193,17 @@ func (r *Rooms) HasPINs() bool { return len(r.byPIN) > 0 }
 
 // Len reports how many topics and callers there are.
 func (r *Rooms) Len() (topics, callers int) { return len(r.topics), len(r.callers) }
+
+// printable reports whether s is valid UTF-8 without control characters: a name that is
+// spoken to callers and shown in pages.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}

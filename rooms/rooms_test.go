@@ -108,6 +108,8 @@ func TestParseValidVariants(t *testing.T) {
 			{"number":"+14155550101","role":"member"},
 			{"number":"+14155550102","role":"guest"},
 			{"number":"+14155550103"}]}`},
+		{"name, lobby and roll call", `{"topics":[{"topicId":"t1","name":"Weekly sync","lobby":true,"rollCall":true}]}`},
+		{"name of 100 characters", `{"topics":[{"topicId":"t1","name":"` + strings.Repeat("é", 100) + `"}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +138,9 @@ func TestParseInvalid(t *testing.T) {
 		{name: "trailing garbage", json: `{"topics":[]} x`},
 		{name: "empty topic id", json: `{"topics":[{"topicId":" "}]}`, wantIn: []string{"topicId"}},
 		{name: "duplicate topic id", json: `{"topics":[{"topicId":"t1"},{"topicId":"t1"}]}`, wantIn: []string{"t1", "twice"}},
+		{name: "name over 100 characters", json: `{"topics":[{"topicId":"t1","name":"` + strings.Repeat("a", 101) + `"}]}`, wantIn: []string{"t1", "name", "101"}},
+		{name: "name with a control character", json: `{"topics":[{"topicId":"t1","name":"a\u0007b"}]}`, wantIn: []string{"t1", "control"}},
+		{name: "lobby not a bool", json: `{"topics":[{"topicId":"t1","lobby":"yes"}]}`, wantIn: []string{"lobby"}},
 		{name: "pin not digits", json: `{"topics":[{"topicId":"t1","pin":"12a4"}]}`, wantIn: []string{"t1", "pin"}},
 		{
 			name:   "duplicate PIN across topics",
@@ -260,5 +265,42 @@ func TestBuildRefusesWhole(t *testing.T) {
 	})
 	if !errors.Is(err, rooms.ErrInvalid) {
 		t.Fatalf("Build = %v; want ErrInvalid", err)
+	}
+}
+
+func TestTopicCallerFeatures(t *testing.T) {
+	r, err := rooms.Parse([]byte(`{"topics":[{"topicId":"t1","name":"Weekly sync","lobby":true,"rollCall":true},{"topicId":"t2"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1, _ := r.Topic("t1")
+	if t1.Name != "Weekly sync" || !t1.Lobby || !t1.RollCall {
+		t.Errorf("t1 = %+v; want its name, lobby and roll call", t1)
+	}
+	t2, _ := r.Topic("t2")
+	if t2.Name != "" || t2.Lobby || t2.RollCall {
+		t.Errorf("t2 = %+v; want none of them", t2)
+	}
+}
+
+// TestTopicsInFileOrder: Topics lists every topic as the file does, in its order, whatever
+// the ids' order.
+func TestTopicsInFileOrder(t *testing.T) {
+	r, err := rooms.Parse([]byte(`{"topics": [
+		{"topicId": "zz", "pin": "1", "name": "Last by id"},
+		{"topicId": "aa", "pin": "2"},
+		{"topicId": "mm", "pin": "3", "name": "Middle"}], "callers": []}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tp := range r.Topics() {
+		got = append(got, tp.ID+":"+tp.Name)
+	}
+	if want := "zz:Last by id aa: mm:Middle"; strings.Join(got, " ") != want {
+		t.Errorf("Topics() = %q; want %q", strings.Join(got, " "), want)
+	}
+	if n := len(rooms.Empty().Topics()); n != 0 {
+		t.Errorf("Empty().Topics() has %d topics; want 0", n)
 	}
 }

@@ -184,7 +184,9 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 		switch {
 		case p.Leave:
 			return true, r.end(c, was.State, leaveReason(was.State, p.Reason))
-		case c.State == Routing || c.State == Dialing:
+		case c.State == Routing || c.State == Dialing || c.State == Waiting:
+			// A waiting call joins only once admitted: a join that crossed the admission's
+			// store change joins all the same.
 			c.State, c.Since = Online, r.now()
 			return true, EmitOnline
 		case was.Muted != c.Muted || was.OnHold != c.OnHold:

@@ -110,7 +110,7 @@ func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *
 			return false, EmitNone
 		case !found:
 			c.Identity, c.TopicID = *fallback, lc.TopicID
-		case c.State != Routing && c.State != Dialing:
+		case c.State != Routing && c.State != Dialing && c.State != Waiting:
 			return false, EmitNone
 		}
 		if c.TopicID == "" {

@@ -13,11 +13,13 @@ import (
 // State is where a call stands.
 type State string
 
-// The states of a call. A call moves Routing → Online → Ended, or Routing → Ended; Ended is
-// final and is kept as a tombstone so that late callbacks change nothing.
+// The states of a call. A call moves Routing → Online → Ended, or Routing → Ended; a call
+// of a topic with a lobby goes Routing → Waiting first, and from there back to Routing when
+// an admin admits it, or to Ended. Ended is final and is kept as a tombstone so that late callbacks change nothing.
 const (
 	Routing State = "routing" // the incoming-call webhook saw it; not in the conference yet
 	Dialing State = "dialing" // a dial-out placed and not answered: shown ringing once Twilio says so
+	Waiting State = "waiting" // in its topic's lobby, until an admin admits it (then Routing)
 	Online  State = "online"  // in the topic's conference: the room shows it
 	Ended   State = "ended"   // gone; nothing is emitted for it any more
 )
@@ -30,6 +32,8 @@ type Identity struct {
 	Role        string `json:"r,omitempty"`
 	// Masked is the caller's number as it may appear in logs.
 	Masked string `json:"m,omitempty"`
+	// Directory is true for a caller the rooms file's directory names.
+	Directory bool `json:"k,omitempty"`
 }
 
 // Call is the roster's record of one phone call.
@@ -112,7 +116,7 @@ func Stale(c Call, now time.Time) bool {
 	switch c.State {
 	case Ended:
 		return c.Since.Before(now.Add(-TombstoneTTL))
-	case Routing, Dialing:
+	case Routing, Dialing, Waiting:
 		return c.Since.Before(now.Add(-RoutingTTL))
 	}
 	return false

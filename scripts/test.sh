@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of dialin-bridge: go vet, then go test -race over all packages, including the
 # end-to-end tests that drive the built binary with real socket.io-client 2.x clients (node),
-# Debian's chromium (driven by playwright-core) and a real redis-server, then every benchmark
+# Debian's chromium (driven by playwright-core), Debian's firefox-esr (puppeteer-core) and a
+# real redis-server, then every benchmark
 # once. On a fresh Debian machine it installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,12 @@ done
 # it downloads no browser of its own).
 if [ ! -x /usr/bin/chromium ]; then
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
+# Firefox for the console's Firefox test: Debian's firefox-esr, driven by puppeteer-core over
+# WebDriver BiDi (test/e2e/firefox.js).
+if [ ! -x /usr/bin/firefox-esr ]; then
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends firefox-esr >/dev/null
 fi
 
 # Redis: use the one on 127.0.0.1:6379 if it answers, else start one (installing it if need be).

@@ -1,11 +1,14 @@
 package webhook
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twilio/twilio-go/twiml"
+
+	"github.com/dialin-bridge/dialin-bridge/rooms"
 )
 
 // What callers hear.
@@ -59,22 +62,35 @@ func (h *Handler) joinTwiML(topicID string) (string, error) {
 }
 
 func (h *Handler) buildJoinTwiML(topicID string) (string, error) {
-	return twiml.Voice([]twiml.Element{
-		&twiml.VoiceDial{
-			// Twilio's default would cut long meetings; the operator chooses.
-			TimeLimit: strconv.Itoa(int(h.opts.MaxCallDuration / time.Second)),
-			InnerElements: []twiml.Element{
-				&twiml.VoiceConference{
-					Name:                   topicID,
-					StatusCallback:         h.opts.PublicURL + PathConference,
-					StatusCallbackMethod:   "POST",
-					StatusCallbackEvent:    strings.Join(ConferenceEvents(h.opts.Speaking), " "),
-					StartConferenceOnEnter: "true",
-					EndConferenceOnExit:    "false",
-				},
+	return twiml.Voice([]twiml.Element{h.dial(topicID)})
+}
+
+// enterTwiML puts a routed caller of topic into its conference, after prelude (the greeting)
+// and the roll call when the topic has them.
+func (h *Handler) enterTwiML(ctx context.Context, topic rooms.Topic, prelude []twiml.Element) (string, error) {
+	els := append(prelude, h.rollCall(ctx, topic.ID, topic.RollCall)...)
+	if len(els) == 0 {
+		return h.joinTwiML(topic.ID)
+	}
+	return twiml.Voice(append(els, h.dial(topic.ID)))
+}
+
+// dial is the <Dial><Conference> of a topic's conference.
+func (h *Handler) dial(topicID string) twiml.Element {
+	return &twiml.VoiceDial{
+		// Twilio's default would cut long meetings; the operator chooses.
+		TimeLimit: strconv.Itoa(int(h.opts.MaxCallDuration / time.Second)),
+		InnerElements: []twiml.Element{
+			&twiml.VoiceConference{
+				Name:                   topicID,
+				StatusCallback:         h.opts.PublicURL + PathConference,
+				StatusCallbackMethod:   "POST",
+				StatusCallbackEvent:    strings.Join(ConferenceEvents(h.opts.Speaking), " "),
+				StartConferenceOnEnter: "true",
+				EndConferenceOnExit:    "false",
 			},
 		},
-	})
+	}
 }
 
 // pinTwiML asks for a PIN; attempt counts from 1. The attempt travels in the action URL,

@@ -73,12 +73,25 @@ type Options struct {
 	// MaxCallDuration is a dial-in's <Dial timeLimit>, in whole seconds;
 	// DefaultMaxCallDuration when zero.
 	MaxCallDuration time.Duration
+	// Room says who is in a room, for topics with a roll call; nil: no roll call.
+	Room Room
+	// Lobby holds the callers of topics with a lobby; nil: such topics have none.
+	Lobby Lobby
+	// LobbyMusicURL is what waiting callers hear (DefaultLobbyMusicURL when empty), and
+	// LobbyTimeout how long they may wait (DefaultLobbyTimeout when zero).
+	LobbyMusicURL string
+	LobbyTimeout  time.Duration
+	// PINs locks out numbers that enter too many wrong PINs; nil: only the three tries per
+	// call.
+	PINs PINGuard
+	// Lockouts is told of each lockout, for metrics; nil for none.
+	Lockouts LockoutObserver
 	// Speaking asks every conference for speech events and applies them (DIALIN_SPEAKING);
 	// without it they are answered 204 and ignored.
 	Speaking bool
 }
 
-// Handler serves the four webhook endpoints.
+// Handler serves the webhook endpoints: voice, PIN, lobby, conference and status.
 type Handler struct {
 	opts      Options
 	core      Core
@@ -105,6 +118,12 @@ func New(opts Options, core Core, rooms func() *rooms.Rooms, obs Observer, log *
 	if opts.MaxCallDuration <= 0 {
 		opts.MaxCallDuration = DefaultMaxCallDuration
 	}
+	if opts.LobbyMusicURL == "" {
+		opts.LobbyMusicURL = DefaultLobbyMusicURL
+	}
+	if opts.LobbyTimeout <= 0 {
+		opts.LobbyTimeout = DefaultLobbyTimeout
+	}
 	h := &Handler{
 		opts:      opts,
 		core:      core,
@@ -116,6 +135,7 @@ func New(opts Options, core Core, rooms func() *rooms.Rooms, obs Observer, log *
 	}
 	h.mux.Handle(PathVoice, h.endpoint("voice", h.voice))
 	h.mux.Handle(PathPIN, h.endpoint("pin", h.pin))
+	h.mux.Handle(PathLobby, h.endpoint("lobby", h.lobby))
 	h.mux.Handle(PathConference, h.endpoint("conference", h.conference))
 	h.mux.Handle(PathStatus, h.endpoint("status", h.status))
 	return h
@@ -143,7 +163,7 @@ func CallerIdentity(rs *rooms.Rooms, from, callerName string, mode mapper.Caller
 func callerIdentity(rs *rooms.Rooms, from, callerName string, mode mapper.CallerIDMode, picture string) roster.Identity {
 	if c, ok := rs.Caller(from); ok {
 		return roster.Identity{Username: c.Username, DisplayName: c.DisplayName,
-			PictureURL: c.PictureURL, Role: c.Role, Masked: mapper.Mask(from)}
+			PictureURL: c.PictureURL, Role: c.Role, Masked: mapper.Mask(from), Directory: true}
 	}
 	display, masked := mapper.Caller(from, callerName, mode)
 	return roster.Identity{DisplayName: display, PictureURL: picture, Masked: masked}
@@ -188,12 +208,25 @@ func (h *Handler) voice(req request) (reply, error) {
 		log.Error("cannot store the incoming call", "err", err)
 	}
 	if !ok {
+		if h.lockedOut(req, in.From) {
+			x, err := h.LockoutTwiML()
+			return reply{twiml: x, result: "ok"}, err
+		}
 		log.Info("asking for a PIN")
 		x, err := h.pinTwiML(1, "")
 		return reply{twiml: x, result: "ok"}, err
 	}
 	log.Info("call routed", "topic", topic.ID, "by", how)
-	x, err := h.joinTwiML(topic.ID)
+	return h.routed(req, topic, in.CallSID, id)
+}
+
+// routed answers a call routed to topic: into the lobby when the topic has one (and the
+// caller is not a directory admin), else the greeting, the roll call and the conference.
+func (h *Handler) routed(req request, topic rooms.Topic, sid string, id roster.Identity) (reply, error) {
+	if topic.Lobby && h.opts.Lobby != nil && !skipsLobby(id) {
+		return h.wait(req, topic, sid, id)
+	}
+	x, err := h.enterTwiML(req.ctx, topic, h.greeting(topic.Name))
 	return reply{twiml: x, result: "ok"}, err
 }
 
@@ -202,9 +235,17 @@ func (h *Handler) pin(req request) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
+	if h.lockedOut(req, p.From) {
+		x, err := h.LockoutTwiML()
+		return reply{twiml: x, result: "ok"}, err
+	}
 	topic, ok := h.rooms().ByPIN(p.Digits)
 	if !ok {
 		req.log.Info("wrong PIN", "attempt", p.Attempt)
+		if h.wrongPIN(req, p.From) {
+			x, err := h.LockoutTwiML()
+			return reply{twiml: x, result: "ok"}, err
+		}
 		if p.Attempt >= maxPINAttempts {
 			x, err := h.goodbyeTwiML(sayGoodbye)
 			return reply{twiml: x, result: "ok"}, err
@@ -212,12 +253,12 @@ func (h *Handler) pin(req request) (reply, error) {
 		x, err := h.pinTwiML(p.Attempt+1, sayWrongPIN)
 		return reply{twiml: x, result: "ok"}, err
 	}
-	if err := h.core.Admit(req.ctx, p.CallSID, topic.ID, h.identity(p.incoming)); err != nil {
+	id := h.identity(p.incoming)
+	if err := h.core.Admit(req.ctx, p.CallSID, topic.ID, id); err != nil {
 		req.log.Error("cannot store the routed call", "err", err)
 	}
 	req.log.Info("call routed", "topic", topic.ID, "by", "pin")
-	x, err := h.joinTwiML(topic.ID)
-	return reply{twiml: x, result: "ok"}, err
+	return h.routed(req, topic, p.CallSID, id)
 }
 
 func (h *Handler) conference(req request) (reply, error) {

@@ -24,6 +24,7 @@ const envPrefix = "DIALIN"
 type rawEnv struct {
 	Dev string `split_words:"true" default:"false"`
 	PlatformEnv
+	LobbyEnv
 	ModerationEnv
 	ListenAddr        string `split_words:"true"`
 	PublicURL         string `split_words:"true"`
@@ -73,6 +74,8 @@ type Config struct {
 	Dev bool
 	// Platform is platform mode (contract §5); zero when off.
 	Platform PlatformConfig
+	// Lobby configures the lobbies of topics that have one (contract §7).
+	Lobby LobbyConfig
 	// Moderation is dial-out's and speech's (contract §6).
 	Moderation ModerationConfig
 	// ListenAddr serves webhooks, socket.io, health, metrics and the admin API on one port.
@@ -159,6 +162,7 @@ func (raw rawEnv) validate() (Config, error) {
 	}
 	c.Dev = dev
 	c.Platform = raw.PlatformEnv.validate(bad)
+	c.Lobby = raw.LobbyEnv.validate(bad)
 	c.Moderation = raw.ModerationEnv.validate(bad)
 	if c.ListenAddr == "" {
 		c.ListenAddr = ":8080"

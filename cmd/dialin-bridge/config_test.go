@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/webhook"
 )
 
 const (
@@ -94,6 +95,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		SayLanguage:       "en-US",
 		MaxCallDuration:   4 * time.Hour,
 		Moderation:        ModerationConfig{DialOutMaxRinging: DefaultMaxRinging},
+		Lobby:             LobbyConfig{MusicURL: webhook.DefaultLobbyMusicURL, Timeout: webhook.DefaultLobbyTimeout},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config\n got %s\nwant %s", dump(c), dump(want))

@@ -27,7 +27,7 @@ type platformMode struct {
 
 // newPlatform builds platform mode when it is configured; start runs it, answering the
 // platform's requests through the presence core, and close stops it.
-func newPlatform(cfg PlatformConfig, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
+func newPlatform(cfg PlatformConfig, web platform.WebParties, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
 	if cfg.Mode == "" {
 		return nil, nil
 	}
@@ -44,6 +44,8 @@ func newPlatform(cfg PlatformConfig, met *metrics.Metrics, log *slog.Logger) (*p
 		Removals:  cfg.Removals,
 		Observer:  met.Platform(),
 		Log:       log.With("component", "platform"),
+		// The roll call hears the web parties of the platform's rooms.
+		WebParties: web,
 	})
 	p := &platformMode{sink: sink, rdb: rdb, done: make(chan struct{})}
 	log.Info("platform mode: publishing into the platform's socket.io cluster", "key", cfg.Key,

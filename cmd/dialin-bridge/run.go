@@ -152,8 +152,22 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	if err != nil {
 		return fmt.Errorf("%s: %w", env("JWT_PUBLIC_KEY_FILE"), err)
 	}
+	// Development mode's call simulator (console: "Simulate a call"); without Twilio
+	// credentials it is Twilio's REST API as well.
+	sim, simREST, err := startSimulator(cfg, current.Load, log)
+	if err != nil {
+		return err
+	}
+	if sim != nil {
+		defer sim.Close()
+	}
+	if simREST != nil {
+		cfg.Moderation = devDialOut(cfg.Moderation, log)
+	}
 	var twilio *twilioapi.Client
-	if cfg.AccountSID != "" && cfg.AuthToken != "" {
+	if simREST != nil {
+		twilio = simREST
+	} else if cfg.AccountSID != "" && cfg.AuthToken != "" {
 		if twilio, err = twilioapi.New(cfg.TwilioAPIURL, cfg.AccountSID, string(cfg.AuthToken)); err != nil {
 			return err
 		}
@@ -175,18 +189,21 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	}
 	// The core publishes through the room side, and the room side asks the core for parties
 	// and removals: the room side is built first and given the core when it starts serving.
+	heard := newCallers(store, log)
 	pub := publisher.New(publisher.Options{
-		Auth:     auth,
-		Observer: met,
-		Fanout:   fanout,
+		Auth:       auth,
+		Observer:   met,
+		Fanout:     fanout,
+		WebParties: heard.web,
 		Socket: sio.Options{AllowedOrigins: cfg.AllowedOrigins,
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingInterval * 3 / 2},
 	}, log)
-	plat, err := newPlatform(cfg.Platform, met, log)
+	plat, err := newPlatform(cfg.Platform, heard.web, met, log)
 	if err != nil {
 		return err
 	}
 	defer plat.close()
+	var hooks *webhook.Handler
 	core := presence.New(presence.Options{
 		Roster:            roster.New(store),
 		Rooms:             current.Load,
@@ -204,12 +221,13 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		DialOut:  dialOutOptions(cfg),
 		Observer: met,
 		Log:      log,
+		Lobby:    lobbyOptions(cfg.Lobby, twilio, &hooks, pub),
 	})
 	pub.Serve(core)
 	defer pub.Close()
 	defer core.Close()
 
-	hooks := webhook.New(webhook.Options{
+	hooks = webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
 		AuthToken:         string(cfg.AuthToken),
 		Dev:               cfg.Dev,
@@ -218,11 +236,19 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayVoice:          cfg.SayVoice,
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
+		Room:              room{web: heard.web, core: core},
+		Lobby:             core,
+		LobbyMusicURL:     cfg.Lobby.MusicURL,
+		LobbyTimeout:      cfg.Lobby.Timeout,
+		PINs:              heard.pins,
+		Lockouts:          met.Callers(),
 		Speaking:          cfg.Moderation.Speaking,
 	}, core, current.Load, met, log)
 	plat.start(core)
 
 	spawn(func(ctx context.Context) { core.Run(ctx, cfg.ReconcileInterval) })
+	spawn(func(ctx context.Context) { core.RunLobby(ctx, cfg.ReconcileInterval) })
+	spawn(heard.web.Run)
 	spawn(func(ctx context.Context) { reloadOnHUP(ctx, cfg, log, &current) })
 
 	mux := http.NewServeMux()
@@ -231,7 +257,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	mux.Handle("/socket.io/", pub.Handler())
 	api := http.NewServeMux()
 	api.Handle(publisher.PathParties, pub.PartiesHandler())
-	moderation.New(moderation.Options{
+	mod := moderation.New(moderation.Options{
 		Auth: pub,
 		Core: core,
 		Relay: func(topicID string, payload any) {
@@ -241,7 +267,10 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Observer: met,
 		Log:      log.With("component", "moderation"),
 		DialOut:  cfg.Moderation.DialOutFrom != "",
-	}).Register(api)
+	})
+	mod.Register(api)
+	mod.RegisterLobby(api, core)
+	mountConsole(mux, api, pub, sim, simREST == nil, current.Load)
 	mux.Handle("/api/", moderation.CORS(cfg.AllowedOrigins, api))
 	mux.Handle("GET /metrics", met.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -276,6 +305,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if sim != nil {
+		sim.SetBridgeURL(loopbackURL(ln.Addr()))
 	}
 	srv := newHTTPServer(mux, limits, log)
 	log.Info("dialin-bridge listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,

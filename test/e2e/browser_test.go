@@ -58,13 +58,19 @@ type browserReply struct {
 // startBrowser launches chromium once for the test; it is closed when the test ends.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
+	return startBrowserArgs(t)
+}
+
+// startBrowserArgs is startBrowser with browser.js's arguments (its time limit in seconds).
+func startBrowserArgs(t *testing.T, args ...string) *browser {
+	t.Helper()
 	logs := &syncBuffer{} // the pages' console, shown if the test fails
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("browser console:\n%s", logs)
 		}
 	})
-	_, stdin, replies := startNode[browserReply](t, logs, 10*time.Second, filepath.Join(testDir(), "browser.js"))
+	_, stdin, replies := startNode[browserReply](t, logs, 10*time.Second, append([]string{filepath.Join(testDir(), "browser.js")}, args...)...)
 	br := &browser{t: t, stdin: stdin, replies: replies}
 	select {
 	case r, ok := <-br.replies:
