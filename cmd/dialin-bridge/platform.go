@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/redisurl"
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/platform"
@@ -34,11 +35,11 @@ func newPlatform(cfg PlatformConfig, requests *roomRequests, met *metrics.Metric
 	if cfg.Mode == "" {
 		return nil, nil
 	}
-	opt, err := redis.ParseURL(string(cfg.RedisURL))
+	// A URL naming Sentinels gives a client that follows a promotion of the platform's Redis.
+	rdb, err := redisurl.New(string(cfg.RedisURL))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a Redis URL", env("PLATFORM_REDIS_URL"))
+		return nil, fmt.Errorf("%s: %v", env("PLATFORM_REDIS_URL"), err)
 	}
-	rdb := redis.NewClient(opt)
 	sink := platform.New(platform.Options{
 		Redis:     rdb,
 		Key:       cfg.Key,

@@ -90,7 +90,7 @@ func openStore(cfg Config, log *slog.Logger) (roster.Store, error) {
 		}
 		return b, nil
 	case "redis":
-		return roster.OpenRedis(string(cfg.RedisURL), roster.DefaultRedisPrefix)
+		return roster.OpenRedis(string(cfg.RedisURL), roster.DefaultRedisPrefix, cfg.RedisMinReplicas)
 	}
 	return nil, fmt.Errorf("store %q is not available", cfg.Store)
 }
