@@ -14,6 +14,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -36,13 +37,17 @@ type Observer interface {
 	Reconciled(ended int, err error)
 	// Online is the number of phone parties online, each time it changes (see Core.Online).
 	Online(n int)
+	// Corrected counts what reconciliation corrected (roster.Ghost or roster.Missed) and
+	// how long it had been wrong (negative: unknown).
+	Corrected(kind string, age time.Duration)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Emitted(string)        {}
-func (nopObserver) Reconciled(int, error) {}
-func (nopObserver) Online(int)            {}
+func (nopObserver) Emitted(string)                  {}
+func (nopObserver) Reconciled(int, error)           {}
+func (nopObserver) Online(int)                      {}
+func (nopObserver) Corrected(string, time.Duration) {}
 
 // ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
 var ErrUnknownParty = errors.New("no such phone party in the topic")

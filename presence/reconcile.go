@@ -86,6 +86,9 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	}
 	ended, joined := 0, 0
 	for _, ch := range changes {
+		if ch.Fix.Kind != "" {
+			c.obs.Corrected(ch.Fix.Kind, ch.Fix.Age)
+		}
 		if ch.Emit == roster.EmitLeaves {
 			ended++
 		} else {
@@ -108,7 +111,7 @@ func (c *Core) liveCalls(ctx context.Context) (map[string]roster.LiveCall, error
 	}
 	live := make(map[string]roster.LiveCall, len(parts))
 	for _, p := range parts {
-		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold}
+		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold, Since: p.Created}
 	}
 	return live, nil
 }
@@ -143,6 +146,12 @@ func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCal
 		}
 		if c.opts.Shown.Retract(sid, shown, atLeast) {
 			n++
+			if !found {
+				// A ghost no store held any more, last heard of at the version shown. (A
+				// call the store ended was counted by the reconciliation that ended it, or
+				// ended by a callback: its leaves was late here, not a ghost of the roster.)
+				c.obs.Corrected(roster.Ghost, max(time.Since(time.UnixMicro(shown)), 0))
+			}
 		}
 	}
 	return n, nil

@@ -16,6 +16,8 @@ type LiveCall struct {
 	ConferenceSID string
 	Muted         bool
 	OnHold        bool
+	// Since is when Twilio created the participant (its date_created); zero when unknown.
+	Since time.Time
 }
 
 // ListFunc lists the calls in conferences in progress, as Twilio sees them, by CallSid.
@@ -60,6 +62,7 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (chan
 			return changes, live, err
 		}
 		if ch.Emit != EmitNone {
+			ch.Fix = Correction{Kind: Ghost, Age: max(r.now().Sub(LastHeard(c)), 0)}
 			changes = append(changes, ch)
 		}
 	}
@@ -78,6 +81,10 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (chan
 			return changes, live, err
 		}
 		if ch.Emit != EmitNone {
+			ch.Fix = Correction{Kind: Missed, Age: -1}
+			if !lc.Since.IsZero() {
+				ch.Fix.Age = max(r.now().Sub(lc.Since), 0)
+			}
 			changes = append(changes, ch)
 		}
 	}

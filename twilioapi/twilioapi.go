@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -110,6 +111,7 @@ type Participant struct {
 	Conference    string // the conference's friendly name
 	Muted         bool
 	Hold          bool
+	Created       time.Time // when Twilio created the participant; zero when it does not say
 }
 
 // Live lists the participants of the conferences in progress, following pagination.
@@ -141,10 +143,23 @@ func (c *Client) Live(ctx context.Context) ([]Participant, error) {
 				Conference:    name,
 				Muted:         p.Muted != nil && *p.Muted,
 				Hold:          p.Hold != nil && *p.Hold,
+				Created:       created(p.DateCreated),
 			})
 		}
 	}
 	return live, nil
+}
+
+// created parses a date_created of Twilio's, such as "Thu, 01 Jun 2017 20:48:32 +0000".
+func created(s *string) time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	t, err := mail.ParseDate(*s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 func classify(what string, err error) error {
