@@ -27,6 +27,7 @@ type Metrics struct {
 	reconEnded    prometheus.Counter
 	httpTimeouts  *prometheus.CounterVec
 	online        prometheus.Gauge
+	ready         prometheus.Gauge
 	corrections   *prometheus.CounterVec
 	correctionAge prometheus.Histogram
 }
@@ -77,6 +78,9 @@ func New() *Metrics {
 				"Exact with one instance (bolt, memory). With several (Redis), changes other instances apply show at this one's next reconciliation, " +
 				"so every instance reports about the cluster's total: aggregate with max(), not sum().",
 		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dialin_ready", Help: "1 while /readyz would answer 200: the store, the fan-out and the platform's Redis answer and the first reconciliation ran; checked every 5 s and at each /readyz.",
+		}),
 		corrections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_reconcile_corrections_total",
 			Help: "What reconciliation had to correct, by kind: ghost (shown online, gone from Twilio), missed (in Twilio's conference, not shown).",
@@ -93,7 +97,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
 		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online,
-		m.corrections, m.correctionAge,
+		m.ready, m.corrections, m.correctionAge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series of fixed label sets are exported from the start, at 0, so that rates and alerts
 	// on them work before the first event.
@@ -102,6 +106,9 @@ func New() *Metrics {
 	}
 	for _, result := range []string{"ok", "error"} {
 		m.reconciles.WithLabelValues(result)
+	}
+	for _, limit := range []string{"header", "body", "idle"} {
+		m.httpTimeouts.WithLabelValues(limit)
 	}
 	return m
 }
@@ -163,6 +170,15 @@ func (m *Metrics) Corrected(kind string, age time.Duration) {
 	m.corrections.WithLabelValues(kind).Inc()
 	if age >= 0 {
 		m.correctionAge.Observe(age.Seconds())
+	}
+}
+
+// Ready sets the readiness gauge.
+func (m *Metrics) Ready(ok bool) {
+	if ok {
+		m.ready.Set(1)
+	} else {
+		m.ready.Set(0)
 	}
 }
 
