@@ -28,6 +28,11 @@ if ! command -v promtool >/dev/null; then
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
 fi
 
+# systemd-analyze, to verify the example systemd unit (deploy/systemd).
+if ! command -v systemd-analyze >/dev/null; then
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
+
 # Redis: use the one on 127.0.0.1:6379 if it answers, else start one (installing it if need be).
 redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && timeout 2 head -c 5 <&3 | grep -q PONG) 2>/dev/null; }
 if ! redis_up; then
