@@ -131,7 +131,7 @@ type manifest struct {
 		Selector struct {
 			MatchLabels map[string]string `yaml:"matchLabels"`
 		} `yaml:"selector"`
-		MinAvailable         *int `yaml:"minAvailable"`
+		MinAvailable         *int        `yaml:"minAvailable"`
 		Template             podTemplate `yaml:"template"`
 		VolumeClaimTemplates []struct {
 			Metadata struct {
