@@ -30,6 +30,8 @@ type Metrics struct {
 	ready         prometheus.Gauge
 	corrections   *prometheus.CounterVec
 	correctionAge prometheus.Histogram
+	fanoutDropped *prometheus.CounterVec
+	caughtUp      prometheus.Counter
 }
 
 // New registers the bridge's metrics.
@@ -91,12 +93,21 @@ func New() *Metrics {
 				"for a missed party since Twilio created the participant, for a ghost since the bridge last heard of the call.",
 			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600},
 		}),
+		fanoutDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_fanout_dropped_total",
+			Help: "Events this instance could not send to the other instances, by reason: queue (the fan-out was too far behind) or error (the PUBLISH failed). " +
+				"The other instances' clients get them at their next catch-up from the store (dialin_fanout_caught_up_total), within one reconciliation interval.",
+		}, []string{"reason"}),
+		caughtUp: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dialin_fanout_caught_up_total",
+			Help: "Events this instance's clients had missed (the fan-out between instances lost or dropped them) and were shown from the store.",
+		}),
 		httpTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_http_timeouts_total", Help: "HTTP requests and connections cut by a time limit: header, body (webhook) or idle (keep-alive).",
 		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.fanoutDropped, m.caughtUp,
 		m.ready, m.corrections, m.correctionAge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series of fixed label sets are exported from the start, at 0, so that rates and alerts
@@ -181,6 +192,12 @@ func (m *Metrics) Ready(ok bool) {
 		m.ready.Set(0)
 	}
 }
+
+// FanoutDropped counts an event that did not reach the other instances.
+func (m *Metrics) FanoutDropped(reason string) { m.fanoutDropped.WithLabelValues(reason).Inc() }
+
+// CaughtUp counts events this instance's clients were shown from the store, having missed them.
+func (m *Metrics) CaughtUp(n int) { m.caughtUp.Add(float64(n)) }
 
 // HTTPTimeout counts a request or connection cut by an HTTP time limit.
 func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }

@@ -158,7 +158,7 @@ func (s *Sink) handle(ctx context.Context, r request) {
 	}
 	log := s.o.Log.With("topic", r.topicID, "category", r.category)
 	if r.category == mapper.CategoryRequestParties {
-		events, err := s.o.Roster.Parties(ctx, r.topicID)
+		events, err := s.ros.Parties(ctx, r.topicID)
 		if err != nil {
 			log.Error("list phone parties for the platform", "err", err)
 			s.o.Observer.Lost("roster")
@@ -175,7 +175,7 @@ func (s *Sink) handle(ctx context.Context, r request) {
 		s.o.Observer.Answered("parties")
 		return
 	}
-	switch err := s.o.Roster.Remove(ctx, r.topicID, r.attendee); {
+	switch err := s.ros.Remove(ctx, r.topicID, r.attendee); {
 	case errors.Is(err, ErrUnknownParty):
 		s.o.Observer.Ignored("unknown_party")
 	case err != nil:

@@ -62,7 +62,7 @@ func (s *Sink) replayRound(ctx context.Context) {
 	live := map[string]mapper.Event{}
 	if !last {
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		evs, err := s.o.Live(lctx)
+		evs, err := s.ros.Live(lctx)
 		cancel()
 		if err != nil {
 			s.o.Log.Warn("list live parties for the platform", "err", err)
@@ -75,7 +75,7 @@ func (s *Sink) replayRound(ctx context.Context) {
 	} else {
 		// The last round: are the parties shown online by the previous one still live?
 		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		evs, err := s.o.Live(lctx)
+		evs, err := s.ros.Live(lctx)
 		cancel()
 		if err != nil {
 			s.o.Log.Warn("list live parties for the platform", "err", err)

@@ -73,13 +73,12 @@ func TestReplayAfterOutage(t *testing.T) {
 
 	ca2 := mapper.Online(mapper.Party{CallSID: "CA2", TopicID: "T1", Version: 2}, "x")
 	rooms, _ := NewRooms("room:{topicId}")
-	s := New(Options{Redis: rdb, Key: "k", Namespace: "/chat", Rooms: rooms, Removals: RemovalsHangup, Roster: &fakeRoster{},
-		Live: func(context.Context) ([]mapper.Event, error) { return []mapper.Event{ca2}, nil },
-		Log:  slog.New(slog.NewTextHandler(io.Discard, nil)), Check: 50 * time.Millisecond,
+	s := New(Options{Redis: rdb, Key: "k", Namespace: "/chat", Rooms: rooms, Removals: RemovalsHangup,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Check: 50 * time.Millisecond,
 		ReplayEvery: 100 * time.Millisecond, ReplayFor: 500 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	go func() { s.Run(ctx, &fakeRoster{live: []mapper.Event{ca2}}); close(done) }()
 	defer func() { cancel(); <-done }()
 	for deadline := time.Now().Add(5 * time.Second); s.Ready(ctx) != nil || !s.up.Load(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -22,19 +22,23 @@ const (
 )
 
 // ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
-var ErrUnknownParty = errors.New("no such phone party in the topic")
+var ErrUnknownParty = mapper.ErrUnknownParty
 
-// Roster is what answering the platform's requests needs of the phone roster.
+// Roster is what the sink needs of the presence core (cmd/dialin-bridge passes the core to
+// Run).
 type Roster interface {
 	// Parties returns one online event per phone party of the topic, in its current state.
 	Parties(ctx context.Context, topicID string) ([]mapper.Event, error)
 	// Remove hangs up a phone party of the topic, or returns ErrUnknownParty.
 	Remove(ctx context.Context, topicID, callSID string) error
+	// Live returns the online event of every phone party online in any topic, from the
+	// store every instance shares.
+	Live(ctx context.Context) ([]mapper.Event, error)
+	// Current reports whether version is as new as every event of the call the bridge
+	// showed: an answer or a replay read from the store before a change it then published
+	// is not.
+	Current(callSID string, version int64) bool
 }
-
-// LiveFunc returns the online event of every phone party online in any topic, from the store
-// every instance shares.
-type LiveFunc func(ctx context.Context) ([]mapper.Event, error)
 
 // Observer is told what happened, for metrics. kind is "event" (a change this instance
 // made), "answer" (to a request.parties) or "replay" (after an outage); request is "parties" or
@@ -62,8 +66,6 @@ type Options struct {
 	Namespace string
 	Rooms     Rooms
 	Removals  string
-	Roster    Roster
-	Live      LiveFunc
 	Observer  Observer
 	Log       *slog.Logger
 	// Check is how often the platform's Redis is pinged (default 1 s).
@@ -91,6 +93,7 @@ const queueSize = 4096
 type Sink struct {
 	o   Options
 	uid string // this instance, in every message it publishes
+	ros Roster // from Run
 
 	queue    chan item
 	requests chan request
@@ -106,19 +109,13 @@ type Sink struct {
 	missed map[string]mapper.Event // leaves not published, by call, until replayed
 
 	// The writer's own state.
-	versions  map[string]version // highest version published, by call
-	receivers int64              // how many subscribers heard the last publish before an outage
+	receivers int64 // how many subscribers heard the last publish before an outage
 	replay    *episode
 }
 
 type item struct {
 	ev   mapper.Event
 	kind string
-}
-
-type version struct {
-	v  int64
-	at time.Time
 }
 
 // New returns a Sink; Run runs it.
@@ -145,7 +142,6 @@ func New(o Options) *Sink {
 		requests:  make(chan request, 256),
 		recovered: make(chan time.Duration, 1),
 		missed:    make(map[string]mapper.Event),
-		versions:  make(map[string]version),
 	}
 }
 
@@ -176,8 +172,10 @@ func (s *Sink) lost(ev mapper.Event) {
 	s.mu.Unlock()
 }
 
-// Run runs the sink until ctx is done, and returns when every goroutine it started has.
-func (s *Sink) Run(ctx context.Context) {
+// Run runs the sink until ctx is done, answering the platform's requests through ros, and
+// returns when every goroutine it started has.
+func (s *Sink) Run(ctx context.Context, ros Roster) {
+	s.ros = ros
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){s.write, s.listen, s.answer, s.watch} {
 		wg.Add(1)
@@ -277,7 +275,6 @@ func (s *Sink) write(ctx context.Context) {
 			if s.replay != nil {
 				s.replayRound(ctx)
 			}
-			s.forget(time.Now().Add(-12 * time.Hour))
 		}
 	}
 }
@@ -286,11 +283,8 @@ func (s *Sink) write(ctx context.Context) {
 // It returns how many subscribers heard it, or -1.
 func (s *Sink) publish(ctx context.Context, it item) int64 {
 	ev := it.ev
-	if old, ok := s.versions[ev.Sender.ID]; ok && ev.Version != 0 && old.v > ev.Version {
+	if ev.Version != 0 && !s.ros.Current(ev.Sender.ID, ev.Version) {
 		return -1 // an answer or replay read before a change that was published since
-	}
-	if ev.Version != 0 {
-		s.versions[ev.Sender.ID] = version{v: ev.Version, at: time.Now()}
 	}
 	if !s.up.Load() {
 		s.o.Observer.Lost("down")
@@ -324,13 +318,4 @@ func (s *Sink) publish(ctx context.Context, it item) int64 {
 		s.receivers = n
 	}
 	return n
-}
-
-// forget drops the versions of calls not heard of since cutoff: their calls are long over.
-func (s *Sink) forget(cutoff time.Time) {
-	for call, v := range s.versions {
-		if v.at.Before(cutoff) {
-			delete(s.versions, call)
-		}
-	}
 }

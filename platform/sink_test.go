@@ -35,10 +35,37 @@ func testRedis(t *testing.T) redis.UniversalClient {
 	return rdb
 }
 
+// fakeRoster is the presence core as the sink sees it: parties, live ones, removals, and
+// the versions the core showed (set by showed, as the core records each event it
+// publishes).
 type fakeRoster struct {
 	mu      sync.Mutex
 	parties map[string][]mapper.Event
+	live    []mapper.Event
 	removed []string
+	shown   map[string]int64
+}
+
+func (f *fakeRoster) Live(context.Context) ([]mapper.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.live, nil
+}
+
+func (f *fakeRoster) Current(sid string, version int64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return version >= f.shown[sid]
+}
+
+// showed records that the core showed version of call sid.
+func (f *fakeRoster) showed(sid string, version int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shown == nil {
+		f.shown = map[string]int64{}
+	}
+	f.shown[sid] = max(f.shown[sid], version)
 }
 
 func (f *fakeRoster) Parties(_ context.Context, topic string) ([]mapper.Event, error) {
@@ -69,12 +96,11 @@ func (f *fakeRoster) hungUp() []string {
 func startSink(t *testing.T, rdb redis.UniversalClient, key, removals string, ros *fakeRoster) *Sink {
 	t.Helper()
 	rooms, _ := NewRooms("room:{topicId}")
-	s := New(Options{Redis: rdb, Key: key, Namespace: "/chat", Rooms: rooms, Removals: removals, Roster: ros,
-		Live: func(context.Context) ([]mapper.Event, error) { return nil, nil },
-		Log:  slog.New(slog.NewTextHandler(io.Discard, nil)), Check: 50 * time.Millisecond})
+	s := New(Options{Redis: rdb, Key: key, Namespace: "/chat", Rooms: rooms, Removals: removals,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Check: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
+	go func() { s.Run(ctx, ros); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	deadline := time.Now().Add(5 * time.Second)
 	for s.Ready(context.Background()) != nil || !s.up.Load() {
@@ -203,8 +229,10 @@ func TestAnswerNeverOvertakesNewerEvent(t *testing.T) {
 	rdb := testRedis(t)
 	key := "t-" + uuid.NewString()
 	heard := listenAll(t, rdb, key)
-	s := startSink(t, rdb, key, RemovalsHangup, &fakeRoster{})
+	ros := &fakeRoster{}
+	s := startSink(t, rdb, key, RemovalsHangup, ros)
 	p := mapper.Party{CallSID: "CA1", TopicID: "T1", Version: 5}
+	ros.showed("CA1", 5)
 	s.Publish(mapper.Leaves(p, "leaves"))
 	p.Version = 4
 	s.enqueue(item{ev: mapper.Online(p, "stale answer"), kind: "answer"})

@@ -35,6 +35,9 @@ type Sink interface {
 type Observer interface {
 	Emitted(category string)
 	Reconciled(ended int, err error)
+	// CaughtUp counts events this instance's clients had missed (the fan-out lost them) and
+	// were shown from the store.
+	CaughtUp(n int)
 	// Online is the number of phone parties online, each time it changes (see Core.Online).
 	Online(n int)
 	// Corrected counts what reconciliation corrected (roster.Ghost or roster.Missed) and
@@ -46,11 +49,12 @@ type nopObserver struct{}
 
 func (nopObserver) Emitted(string)                  {}
 func (nopObserver) Reconciled(int, error)           {}
+func (nopObserver) CaughtUp(int)                    {}
 func (nopObserver) Online(int)                      {}
 func (nopObserver) Corrected(string, time.Duration) {}
 
 // ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
-var ErrUnknownParty = errors.New("no such phone party in the topic")
+var ErrUnknownParty = mapper.ErrUnknownParty
 
 // ErrNoTwilio marks a request that needs Twilio's REST API when the bridge has no credentials.
 var ErrNoTwilio = errors.New("no Twilio credentials")
@@ -70,9 +74,17 @@ type Options struct {
 	// incoming-call webhook shows it). Nil: calls the roster never saw are shown as
 	// mapper.HiddenName.
 	Identify func(from, callerName string) roster.Identity
-	// Shown is the memory of what this instance's clients were shown, for retracting parties
-	// the store lost; nil for none.
-	Shown Shown
+	// Local shows events to this instance's own room clients alone: the retractions and the
+	// catch-up each instance does for its own clients (see ReconcileOnce); nil for none.
+	Local Local
+	// Shared: several instances share the store, and events reach the others' clients
+	// through a fan-out that may lose some (a full queue, a failed PUBLISH, a subscription
+	// being made again). The core then catches its clients up from the store at each
+	// reconciliation and whenever the fan-out subscribes again (see Resubscribed).
+	Shared bool
+	// Memory is how long the core remembers a call after the last event it showed of it
+	// (DefaultMemory when zero): longer than a call may last.
+	Memory time.Duration
 	// Ready reports whether events reach every instance (the fan-out's subscription is
 	// live); reconciliation waits for it. Nil: always.
 	Ready    func(ctx context.Context) error
@@ -82,13 +94,14 @@ type Options struct {
 
 // Core is the presence core.
 type Core struct {
-	opts   Options
-	roster *roster.Roster
-	obs    Observer
-	log    *slog.Logger
-	order  order
-	online atomic.Int64 // phone parties online (see Online)
-	ready  atomic.Bool  // the first reconciliation ran
+	opts    Options
+	roster  *roster.Roster
+	obs     Observer
+	log     *slog.Logger
+	mem     *memory
+	catchup chan struct{} // a catch-up from the store is due (see Resubscribed)
+	online  atomic.Int64  // phone parties online (see Online)
+	ready   atomic.Bool   // the first reconciliation ran
 }
 
 // New returns a core.
@@ -102,7 +115,8 @@ func New(opts Options) *Core {
 	if opts.Rooms == nil {
 		opts.Rooms = rooms.Empty
 	}
-	return &Core{opts: opts, roster: opts.Roster, obs: opts.Observer, log: opts.Log}
+	return &Core{opts: opts, roster: opts.Roster, obs: opts.Observer, log: opts.Log,
+		mem: newMemory(memorySize, opts.Memory), catchup: make(chan struct{}, 1)}
 }
 
 // Admit records an incoming call routed to topicID (empty while the caller is asked for a
@@ -167,13 +181,14 @@ func (c *Core) name(ctx context.Context, sid, topicID string) *roster.Identity {
 //
 // Order per call: the roster holds no lock, so two changes of one call, stored one after
 // the other by two webhooks, may reach here in either order. Each change carries its call's
-// version (it grows with every stored change), so publish holds a lock of its own for the
-// call (no store I/O under it, only the sinks' Publish, which must not block) and drops a
-// change whose version is not above the last one it published for the call: it was
-// overtaken by a later one, which shows the call's newer state (a leaves is a call's last
-// change, so nothing ever follows it). Sinks thus see each call's events in the order they
-// were stored, and a slow sink delays nobody, as it queues its slow work. The log line and
-// the metrics come after the lock is let go.
+// version (it grows with every stored change), so publish shows it through the core's
+// memory (see memory.show), which holds a lock of the call's own while the sinks' Publish
+// runs (no store I/O under it; Publish must not block), and drops a change whose version is
+// not above the last one shown of the call: it was overtaken by a later one, which shows
+// the call's newer state (a leaves is a call's last change, so nothing ever follows it).
+// Sinks thus see each call's events in the order they were stored, and a slow sink delays
+// nobody, as it queues its slow work. The log line and the metrics come after the lock is
+// let go.
 func (c *Core) publish(changes ...roster.Change) {
 	for _, ch := range changes {
 		c.follow(ch)
@@ -181,7 +196,7 @@ func (c *Core) publish(changes ...roster.Change) {
 			continue
 		}
 		ev := eventOf(ch)
-		if !c.order.publish(ch.Call.CallSID, ch.Call.Version, func() {
+		if !c.mem.show(ch.Call.CallSID, ch.Call.Version, shownParty(ch), func() {
 			for _, s := range c.opts.Sinks {
 				s.Publish(ev)
 			}
@@ -192,6 +207,15 @@ func (c *Core) publish(changes ...roster.Change) {
 		c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID)
 		c.obs.Emitted(ev.Category)
 	}
+}
+
+// shownParty is the party a change shows online, nil for a leaves.
+func shownParty(ch roster.Change) *mapper.Party {
+	if ch.Emit != roster.EmitOnline {
+		return nil
+	}
+	p := party(ch.Call)
+	return &p
 }
 
 // eventOf is the presence event a roster change owes.

@@ -177,8 +177,10 @@ func (f *hangingFanout) Send(ctx context.Context, msg []byte) error {
 	return nil
 }
 
-func (f *hangingFanout) Run(ctx context.Context, deliver func([]byte)) { <-ctx.Done() }
-func (f *hangingFanout) Check(ctx context.Context) error               { return nil }
+func (f *hangingFanout) Run(ctx context.Context, deliver func([]byte), subscribed func()) {
+	<-ctx.Done()
+}
+func (f *hangingFanout) Check(ctx context.Context) error { return nil }
 
 // TestHangingFanoutDelaysNoWebhook: with the bridge's own room side as the sink and its
 // fan-out's PUBLISH hanging 2 s each, the callbacks of 50 calls (joins, then leaves) are
@@ -186,9 +188,9 @@ func (f *hangingFanout) Check(ctx context.Context) error               { return 
 func TestHangingFanoutDelaysNoWebhook(t *testing.T) {
 	fan := &hangingFanout{delay: 2 * time.Second}
 	pub := publisher.New(publisher.Options{Fanout: fan}, slog.New(slog.DiscardHandler))
-	pub.Serve()
-	defer pub.Close()
 	core := newCore(t, pub)
+	pub.Serve(core)
+	defer pub.Close()
 	ctx := context.Background()
 	var slowest time.Duration
 	for i := range 50 {
@@ -216,6 +218,7 @@ type gauge struct {
 
 func (g *gauge) Emitted(string)                  {}
 func (g *gauge) Reconciled(int, error)           {}
+func (g *gauge) CaughtUp(int)                    {}
 func (g *gauge) Corrected(string, time.Duration) {}
 func (g *gauge) Online(n int)                    { g.mu.Lock(); g.n = n; g.mu.Unlock() }
 func (g *gauge) get() int                        { g.mu.Lock(); defer g.mu.Unlock(); return g.n }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/roster"
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
 )
@@ -19,21 +22,12 @@ type Twilio interface {
 	Caller(ctx context.Context, callSID string) (from, callerName string, err error)
 }
 
-// Shown is this instance's memory of the phone parties its own room clients were last
-// shown online (see Core.retractGhosts).
-type Shown interface {
-	// ShownOnline returns the parties shown online, by call SID, with the version shown.
-	ShownOnline() map[string]int64
-	// Retract shows the instance's own clients the leaves of a party shown online at
-	// version shown, giving it version atLeast if that is higher, and reports whether it did
-	// (false if the party left or changed meanwhile).
-	Retract(callSID string, shown, atLeast int64) bool
-}
-
 // reconcileTimeout caps one reconciliation: Twilio's listing and the store's work.
 const reconcileTimeout = 2 * twilioapi.Timeout
 
 // Run reconciles at once and then every interval, and sweeps stale calls, until ctx is done.
+// Between reconciliations it catches up from the store when the fan-out asks (see
+// Resubscribed).
 func (c *Core) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -43,10 +37,23 @@ func (c *Core) Run(ctx context.Context, interval time.Duration) {
 			c.log.Warn("sweeping ended calls failed", "err", err)
 		}
 		c.ready.Store(true)
+		if !c.wait(ctx, tick.C) {
+			return
+		}
+	}
+}
+
+// wait waits for the next tick, catching up from the store whenever the fan-out asks. It
+// reports false when ctx is done.
+func (c *Core) wait(ctx context.Context, tick <-chan time.Time) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-tick.C:
+			return false
+		case <-c.catchup:
+			c.catchUpNow(ctx)
+		case <-tick:
+			return true
 		}
 	}
 }
@@ -56,12 +63,14 @@ func (c *Core) Run(ctx context.Context, interval time.Duration) {
 func (c *Core) Reconciled() bool { return c.ready.Load() }
 
 // ReconcileOnce brings the roster in line with Twilio's view of the conferences in
-// progress, publishes what that changes, and retracts the parties this instance's clients
-// were shown that neither Twilio nor the store hold any more. Without Twilio credentials it
-// only counts the parties online.
+// progress, publishes what that changes, catches this instance's clients up from the store
+// when instances share it (what the fan-out lost), and retracts the parties this instance's
+// clients were shown that neither Twilio nor the store hold any more. Without Twilio
+// credentials it only counts the parties online and catches up.
 func (c *Core) ReconcileOnce(ctx context.Context) {
 	if c.opts.Twilio == nil {
 		c.seedOnline(ctx)
+		c.catchUpNow(ctx)
 		return
 	}
 	// What reconciliation emits must reach every instance's clients: with a fan-out whose
@@ -80,6 +89,7 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	c.seedOnline(rctx)
 	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.name)
 	c.publish(changes...)
+	c.catchUpNow(ctx)
 	retracted := 0
 	if err == nil {
 		retracted, err = c.retractGhosts(rctx, live)
@@ -125,11 +135,11 @@ func (c *Core) liveCalls(ctx context.Context) (map[string]roster.LiveCall, error
 // and no instance depends on another. A party the store holds online is the roster's to end
 // (it went online after the listing began).
 func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCall) (int, error) {
-	if c.opts.Shown == nil {
+	if c.opts.Local == nil {
 		return 0, nil
 	}
 	n := 0
-	for sid, shown := range c.opts.Shown.ShownOnline() {
+	for sid, shown := range c.mem.online() {
 		if _, listed := live[sid]; listed {
 			continue
 		}
@@ -140,11 +150,16 @@ func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCal
 		if found && call.State == roster.Online {
 			continue
 		}
-		var atLeast int64 // the store lost the call: any version above the one shown
+		// The leaves takes the call's version in the store if that is above the one shown
+		// (another instance may have sent it: arriving later, it is dropped as stale), else
+		// any above the one shown (the store lost the call).
+		var atLeast int64
 		if found {
-			atLeast = call.Version // its leaves, if another instance sent it, is this one
+			atLeast = call.Version
 		}
-		if c.opts.Shown.Retract(sid, shown, atLeast) {
+		if c.mem.retract(sid, shown, atLeast, func(p mapper.Party) {
+			c.opts.Local.ShowLocal(mapper.Leaves(p, uuid.NewString()))
+		}) {
 			n++
 			if !found {
 				// A ghost no store held any more, last heard of at the version shown. (A

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
-	"github.com/dialin-bridge/dialin-bridge/presence"
 )
 
 // oneParty is a Roster whose every topic has one phone party.
@@ -22,14 +21,20 @@ func (oneParty) Parties(_ context.Context, topicID string) ([]mapper.Event, erro
 	return []mapper.Event{mapper.Online(p, "id-1")}, nil
 }
 
-func (oneParty) Remove(context.Context, string, string) error { return presence.ErrUnknownParty }
+func (oneParty) Remove(context.Context, string, string) error { return mapper.ErrUnknownParty }
+
+func (oneParty) Replay(_ mapper.Event, show func()) bool  { show(); return true }
+func (oneParty) Deliver(_ mapper.Event, show func()) bool { show(); return true }
+func (oneParty) Resubscribed()                            {}
 
 // TestPartiesAuthorization: the parties API takes the Bearer scheme name in any case, and
 // refuses what is not a valid bearer token of the topic.
 func TestPartiesAuthorization(t *testing.T) {
 	secret := []byte("hs256-secret")
 	auth, _ := NewAuth(secret, nil, false)
-	s := New(Options{Auth: auth, Roster: oneParty{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.Serve(oneParty{})
+	defer s.Close()
 	mux := http.NewServeMux()
 	mux.Handle(PathParties, s.PartiesHandler())
 	srv := httptest.NewServer(mux)

@@ -77,7 +77,7 @@ func BenchmarkBroadcast(b *testing.B) {
 		b.Run(fmt.Sprintf("subscribers=%d", subs), func(b *testing.B) {
 			auth, _ := NewAuth(nil, nil, true)
 			s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			s.Serve()
+			s.Serve(nil)
 			defer s.Close()
 			srv := httptest.NewServer(s.Handler())
 			defer srv.Close()

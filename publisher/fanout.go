@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
@@ -19,8 +18,10 @@ import (
 // what it receives back of its own it ignores.
 type Fanout interface {
 	Send(ctx context.Context, msg []byte) error
-	// Run delivers every message sent by any instance until ctx is done.
-	Run(ctx context.Context, deliver func(msg []byte))
+	// Run delivers every message sent by any instance until ctx is done. It calls
+	// subscribed each time its subscription is made, the first time and after each loss
+	// (messages sent meanwhile are lost).
+	Run(ctx context.Context, deliver func(msg []byte), subscribed func())
 	// Check reports whether a message sent now would come back: the subscription is live.
 	Check(ctx context.Context) error
 }
@@ -55,11 +56,12 @@ func (f *RedisFanout) Send(ctx context.Context, msg []byte) error {
 	return f.rdb.Publish(ctx, f.channel, msg).Err()
 }
 
-// Run implements Fanout. go-redis resubscribes by itself after a lost connection.
-func (f *RedisFanout) Run(ctx context.Context, deliver func([]byte)) {
+// Run implements Fanout. go-redis resubscribes by itself after a lost connection; Redis
+// confirms each subscription, and each confirmation calls subscribed.
+func (f *RedisFanout) Run(ctx context.Context, deliver func([]byte), subscribed func()) {
 	ps := f.rdb.Subscribe(ctx, f.channel)
 	defer ps.Close()
-	ch := ps.Channel(redis.WithChannelSize(4096))
+	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
 	for {
 		select {
 		case <-ctx.Done():
@@ -68,15 +70,27 @@ func (f *RedisFanout) Run(ctx context.Context, deliver func([]byte)) {
 			if !ok {
 				return
 			}
-			if id, isProbe := strings.CutPrefix(m.Payload, probePrefix); isProbe {
-				if done, mine := f.probes.LoadAndDelete(id); mine {
-					close(done.(chan struct{}))
+			switch m := m.(type) {
+			case *redis.Subscription:
+				if m.Kind == "subscribe" {
+					subscribed()
 				}
-				continue
+			case *redis.Message:
+				f.handle(m.Payload, deliver)
 			}
-			deliver([]byte(m.Payload))
 		}
 	}
+}
+
+// handle takes one message: a probe of Check's, or an event.
+func (f *RedisFanout) handle(payload string, deliver func([]byte)) {
+	if id, isProbe := strings.CutPrefix(payload, probePrefix); isProbe {
+		if done, mine := f.probes.LoadAndDelete(id); mine {
+			close(done.(chan struct{}))
+		}
+		return
+	}
+	deliver([]byte(payload))
 }
 
 // Check implements Fanout: it sends a probe and waits for it to come back. After Redis
@@ -94,55 +108,5 @@ func (f *RedisFanout) Check(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return errors.New("fan-out: subscription not live yet")
-	}
-}
-
-// versions remembers, per call, the highest version delivered, so that an event overtaken by
-// a newer one of the same call (sent by another instance) is dropped rather than shown; and
-// whether this instance's clients were last shown the call online, with that event, so
-// that reconciliation can retract what the store forgot (see Server.Retract).
-type versions struct {
-	mu   sync.Mutex
-	seen map[string]seenVersion
-}
-
-type seenVersion struct {
-	v      int64
-	at     time.Time
-	topic  string
-	online json.RawMessage // the last event delivered, when it showed the call online
-}
-
-// record records env, delivered at now, and reports whether it is newer than any delivered
-// before (events without call or version always are).
-func (vs *versions) record(env envelope, now time.Time) bool {
-	if env.CallSID == "" || env.Version == 0 {
-		return true
-	}
-	vs.mu.Lock()
-	defer vs.mu.Unlock()
-	if vs.seen == nil {
-		vs.seen = make(map[string]seenVersion)
-	}
-	if old, ok := vs.seen[env.CallSID]; ok && old.v >= env.Version {
-		return false
-	}
-	s := seenVersion{v: env.Version, at: now, topic: env.TopicID}
-	if env.Online {
-		s.online = env.Payload
-	}
-	vs.seen[env.CallSID] = s
-	return true
-}
-
-// forget drops calls not heard of since before cutoff, but those last shown online: they
-// may yet have to be retracted.
-func (vs *versions) forget(cutoff time.Time) {
-	vs.mu.Lock()
-	defer vs.mu.Unlock()
-	for call, s := range vs.seen {
-		if s.online == nil && s.at.Before(cutoff) {
-			delete(vs.seen, call)
-		}
 	}
 }

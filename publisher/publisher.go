@@ -44,30 +44,36 @@ const (
 )
 
 // The fan-out's queue of events for the other instances, and how long one PUBLISH may take.
+// At Close the fan-out sends what it holds within drainTimeout.
 const (
 	fanoutQueue   = 4096
 	fanoutTimeout = 2 * time.Second
+	drainTimeout  = time.Second
 )
 
-// Observer is told of connections and subscriptions, and of what was refused, for metrics.
+// Observer is told of connections and subscriptions, of what was refused, and of events the
+// fan-out dropped, for metrics.
 type Observer interface {
 	Sessions(delta int)
 	Connected(delta int)
 	Subscribed(delta int)
 	Refused(reason string)
+	// FanoutDropped counts an event that did not reach the other instances: reason "queue"
+	// (the fan-out was too far behind) or "error" (the PUBLISH failed).
+	FanoutDropped(reason string)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Sessions(int)   {}
-func (nopObserver) Connected(int)  {}
-func (nopObserver) Subscribed(int) {}
-func (nopObserver) Refused(string) {}
+func (nopObserver) Sessions(int)         {}
+func (nopObserver) Connected(int)        {}
+func (nopObserver) Subscribed(int)       {}
+func (nopObserver) Refused(string)       {}
+func (nopObserver) FanoutDropped(string) {}
 
 // Options configure the server.
 type Options struct {
 	Auth     *Auth
-	Roster   Roster
 	Observer Observer
 	// Fanout, when set, carries events to every instance (several bridges on one Redis).
 	Fanout Fanout
@@ -80,15 +86,17 @@ type Options struct {
 type Server struct {
 	io            *sio.Server
 	auth          *Auth
-	roster        Roster
+	roster        Roster // the presence core, from Serve
 	fanout        Fanout
-	instance      string // this process, in fan-out messages
-	seen          versions
+	instance      string          // this process, in fan-out messages
 	outgoing      chan []byte     // fan-out messages waiting for sendLoop
 	fanoutDropped atomic.Int64    // fan-out messages dropped since sendLoop last said so
 	ctx           context.Context // ends at Close
 	stop          context.CancelFunc
-	loops         sync.WaitGroup // Serve's loops
+	drain         chan struct{}  // closed by Close: sendLoop sends what is queued and returns
+	sending       sync.WaitGroup // sendLoop
+	closing       sync.Once
+	loops         sync.WaitGroup // Serve's other loops
 	requests      sync.WaitGroup // room requests answered off the read loop (see later)
 	log           *slog.Logger
 	obs           Observer
@@ -134,8 +142,8 @@ func New(opts Options, log *slog.Logger) *Server {
 	}
 	s := &Server{
 		auth:     opts.Auth,
-		roster:   opts.Roster,
 		fanout:   opts.Fanout,
+		drain:    make(chan struct{}),
 		instance: uuid.NewString(),
 		log:      log,
 		obs:      opts.Observer,
@@ -149,48 +157,44 @@ func New(opts Options, log *slog.Logger) *Server {
 	return s
 }
 
-// Serve runs the server's loops in the background.
-func (s *Server) Serve() {
+// Serve runs the server's loops in the background, answering the room side's requests
+// through the presence core (nil: no phone roster).
+func (s *Server) Serve(core Roster) {
+	s.roster = core
 	ctx := s.ctx
 	s.io.Start()
-	if s.fanout != nil {
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
-			s.fanout.Run(ctx, s.receive)
-		}()
-		s.loops.Add(1)
-		go func() {
-			defer s.loops.Done()
-			s.sendLoop(ctx)
-		}()
+	if s.fanout == nil {
+		return
 	}
 	s.loops.Add(1)
 	go func() {
 		defer s.loops.Done()
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				s.seen.forget(now.Add(-2 * time.Hour))
-			}
-		}
+		s.fanout.Run(ctx, s.receive, s.resubscribed)
+	}()
+	s.sending.Add(1)
+	go func() {
+		defer s.sending.Done()
+		s.sendLoop()
 	}()
 }
 
 // Close closes every room client's connection, cancels the requests still waiting (on
-// Twilio), and stops the server's loops, waiting for all of them.
+// Twilio), sends the other instances what the fan-out still holds (within drainTimeout),
+// and stops the server's loops, waiting for all of them. Events published before Close
+// thus reach the other instances' clients.
+// Close may be called more than once.
 func (s *Server) Close() error {
-	s.io.Close()
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.stop()
-	s.requests.Wait()
-	s.loops.Wait()
+	s.closing.Do(func() {
+		s.io.Close()
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		close(s.drain)
+		s.sending.Wait()
+		s.stop()
+		s.requests.Wait()
+		s.loops.Wait()
+	})
 	return nil
 }
 
@@ -264,8 +268,8 @@ func (s *Server) disconnect(sess *session) {
 }
 
 // event answers a client's event, calling reply with the payload that acknowledges it. It
-// runs on the client's read loop: a request that waits on Twilio is answered from a
-// goroutine of the server's (see later).
+// runs on the client's read loop: a request that waits on the store or Twilio is answered
+// from a goroutine of the server's (see later).
 func (s *Server) event(sess *session, name string, arg json.RawMessage, reply func([]byte)) {
 	switch name {
 	case EvSubscribe:
@@ -310,4 +314,16 @@ func sessionOf(c *sio.Conn) *session {
 // never waits, as each client has its own queue, and so has the fan-out.
 func (s *Server) Publish(ev mapper.Event) {
 	s.send(envelope{TopicID: ev.TopicID, CallSID: ev.Sender.ID, Version: ev.Version, Online: ev.Category == mapper.CategoryOnline}, ev)
+}
+
+// ShowLocal sends ev to this instance's subscribers of its topic alone, not through the
+// fan-out. It implements presence.Local: the core's retractions and catch-up, which each
+// instance does for its own clients.
+func (s *Server) ShowLocal(ev mapper.Event) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		s.log.Error("encode event", "err", err)
+		return
+	}
+	s.deliverLocal(ev.TopicID, b)
 }

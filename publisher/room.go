@@ -11,16 +11,26 @@ import (
 
 	"github.com/dialin-bridge/dialin-bridge/internal/clip"
 	"github.com/dialin-bridge/dialin-bridge/mapper"
-	"github.com/dialin-bridge/dialin-bridge/presence"
 )
 
-// Roster is what the room side needs of the phone roster.
+// Roster is what the room side needs of the presence core (cmd/dialin-bridge passes the core
+// to Serve).
 type Roster interface {
 	// Parties returns one online event per phone party of the topic, in its current state.
 	Parties(ctx context.Context, topicID string) ([]mapper.Event, error)
-	// Remove hangs up a phone party of the topic. It returns presence.ErrUnknownParty when
+	// Remove hangs up a phone party of the topic. It returns mapper.ErrUnknownParty when
 	// the topic has no such party.
 	Remove(ctx context.Context, topicID, callSID string) error
+	// Replay calls show to show one client ev, read by Parties, in order with the call's
+	// other events shown here, unless a newer state of the call was shown meanwhile.
+	Replay(ev mapper.Event, show func()) bool
+	// Deliver calls show to show this instance's clients ev, an event of a phone party
+	// another instance published, in order with the call's other events shown here, unless
+	// a newer one was shown.
+	Deliver(ev mapper.Event, show func()) bool
+	// Resubscribed says that the fan-out (re)made its subscription and may have lost what
+	// was published meanwhile. It must not block.
+	Resubscribed()
 }
 
 // requestTimeout caps the work a room-side request may cause (a Twilio REST call included).
@@ -131,7 +141,10 @@ func (s *Server) sendPresence(sess *session, raw json.RawMessage) (ack []byte, s
 		s.announce(sess, req)
 	case mapper.CategoryRequestParties:
 		s.relay(sess, req.Category, req.TopicID, req.Content)
-		return s.replay(sess, req), nil
+		if s.roster == nil {
+			return ok, nil
+		}
+		return nil, func(ctx context.Context) []byte { return s.replay(ctx, sess, req) }
 	case mapper.CategoryRemoved:
 		return s.removal(sess, req)
 	default:
@@ -172,12 +185,12 @@ func (s *Server) relay(sess *session, category, topicID string, content json.Raw
 }
 
 // replay answers a request for parties, to the requester alone, with one online event per
-// phone party of the topic.
-func (s *Server) replay(sess *session, req presenceRequest) []byte {
-	if s.roster == nil {
-		return ok
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+// phone party of the topic. It reads the store, so it runs off the client's read loop. Each
+// party is shown through the core, in order with the call's other events: a party whose
+// leaves (or any newer state) was shown since the store was read is skipped, so that the
+// client does not end with the party's older state.
+func (s *Server) replay(ctx context.Context, sess *session, req presenceRequest) []byte {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	events, err := s.roster.Parties(ctx, req.TopicID)
 	if err != nil {
@@ -185,7 +198,7 @@ func (s *Server) replay(sess *session, req presenceRequest) []byte {
 		return s.refuse(sess, req, "the phone roster is not available")
 	}
 	for _, ev := range events {
-		s.emit(sess, EvPresenceResponse, ev)
+		s.roster.Replay(ev, func() { s.emit(sess, EvPresenceResponse, ev) })
 	}
 	return ok
 }
@@ -220,8 +233,8 @@ func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest,
 	defer cancel()
 	if err := s.roster.Remove(ctx, req.TopicID, callSID); err != nil {
 		reason := "could not hang up the call"
-		if errors.Is(err, presence.ErrUnknownParty) {
-			reason = presence.ErrUnknownParty.Error()
+		if errors.Is(err, mapper.ErrUnknownParty) {
+			reason = mapper.ErrUnknownParty.Error()
 		} else {
 			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", clip.String(callSID, 40), "err", err)
 		}
@@ -285,7 +298,7 @@ func (s *Server) send(env envelope, payload any) {
 		return
 	}
 	env.Origin, env.Payload = s.instance, json.RawMessage(b)
-	s.deliver(env)
+	s.deliverLocal(env.TopicID, env.Payload)
 	if s.fanout == nil {
 		return
 	}
@@ -299,34 +312,61 @@ func (s *Server) send(env envelope, payload any) {
 	select {
 	case s.outgoing <- msg:
 	default:
-		// Clients of other instances miss this event; reconciliation catches parties up. The
-		// sender may hold a call's lock: sendLoop logs the count.
+		// Clients of other instances miss this event until their instance catches up from
+		// the store (see presence.Core.ReconcileOnce). The sender may hold a call's lock:
+		// sendLoop logs the count.
 		s.fanoutDropped.Add(1)
+		s.obs.FanoutDropped("queue")
 	}
 }
 
-// sendLoop sends what send queued to the other instances, in order, until ctx is done.
-func (s *Server) sendLoop(ctx context.Context) {
+// sendLoop sends what send queued to the other instances, in order, until Close; then it
+// sends what is left within drainTimeout.
+func (s *Server) sendLoop() {
 	for {
 		select {
-		case <-ctx.Done():
+		case <-s.drain:
+			s.flush()
 			return
 		case msg := <-s.outgoing:
-			sctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
-			err := s.fanout.Send(sctx, msg)
-			cancel()
-			if err != nil {
-				// Clients of other instances miss this event; reconciliation catches parties up.
-				s.log.Error("fan-out to other instances failed", "err", err)
-			}
-			if n := s.fanoutDropped.Swap(0); n > 0 {
-				s.log.Error("fan-out to other instances was too far behind; events dropped", "events", n)
-			}
+			s.publish(context.Background(), msg)
 		}
 	}
 }
 
-// receive delivers an event another instance sent through the fan-out.
+// flush sends what the queue holds, within drainTimeout; what is left then is dropped.
+func (s *Server) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	for {
+		select {
+		case msg := <-s.outgoing:
+			s.publish(ctx, msg)
+		default:
+			return
+		}
+	}
+}
+
+// publish sends one fan-out message, in at most fanoutTimeout.
+func (s *Server) publish(ctx context.Context, msg []byte) {
+	sctx, cancel := context.WithTimeout(ctx, fanoutTimeout)
+	err := s.fanout.Send(sctx, msg)
+	cancel()
+	if err != nil {
+		// Clients of other instances miss this event until their instance catches up from
+		// the store.
+		s.obs.FanoutDropped("error")
+		s.log.Error("fan-out to other instances failed", "err", err)
+	}
+	if n := s.fanoutDropped.Swap(0); n > 0 {
+		s.log.Error("fan-out to other instances was too far behind; events dropped", "events", n)
+	}
+}
+
+// receive delivers an event another instance sent through the fan-out. A phone party's
+// event is shown through the presence core, which drops it if this instance's clients were
+// shown a newer state of the call.
 func (s *Server) receive(msg []byte) {
 	var env envelope
 	if err := json.Unmarshal(msg, &env); err != nil || env.TopicID == "" {
@@ -336,19 +376,26 @@ func (s *Server) receive(msg []byte) {
 	if env.Origin == s.instance {
 		return // delivered when it was sent
 	}
-	s.deliver(env)
-}
-
-// deliver sends an event to this instance's subscribers of its topic.
-func (s *Server) deliver(env envelope) {
-	// With one instance, a call's events are published in order (the presence core sees to
-	// it); only events from other instances can overtake each other. Nor can one instance's
-	// own store lose calls it showed (see Retract), so it keeps no memory of them.
-	if s.fanout != nil && !s.seen.record(env, time.Now()) {
-		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
+	if env.CallSID == "" || s.roster == nil {
+		s.deliverLocal(env.TopicID, env.Payload)
 		return
 	}
-	s.deliverLocal(env.TopicID, env.Payload)
+	var ev mapper.Event
+	if err := json.Unmarshal(env.Payload, &ev); err != nil || ev.Sender.ID != env.CallSID {
+		s.log.Warn("dropping malformed fan-out message")
+		return
+	}
+	ev.Version = env.Version
+	if !s.roster.Deliver(ev, func() { s.deliverLocal(env.TopicID, env.Payload) }) {
+		s.log.Debug("dropping stale event", "call_sid", env.CallSID, "version", env.Version)
+	}
+}
+
+// resubscribed is told by the fan-out each time its subscription is (re)made.
+func (s *Server) resubscribed() {
+	if s.roster != nil {
+		s.roster.Resubscribed()
+	}
 }
 
 // deliverLocal sends an event to this instance's subscribers of topicID.

@@ -17,7 +17,7 @@ func newTestServer(t *testing.T) (*Server, *httptest.Server) {
 	t.Helper()
 	auth, _ := NewAuth(nil, nil, true)
 	s := New(Options{Auth: auth}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	s.Serve()
+	s.Serve(nil)
 	t.Cleanup(func() { s.Close() })
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)

@@ -322,12 +322,13 @@ func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64) (Change, 
 }
 
 // Vanished ends an online call that Twilio no longer lists in any conference in progress, as
-// reconciliation finds. A call that went online at or after listedAt is left alone: the
-// listing predates it. Calls not online yet (still routing) are not Twilio participants and
-// are left alone too.
-func (r *Roster) Vanished(ctx context.Context, sid string, listedAt time.Time) (Change, error) {
+// reconciliation finds. It ends the call only if it is still online at version, the version
+// the store held before Twilio was asked: a call that changed since (it went online, or
+// changed state, while Twilio was listing) is left alone, as the listing may predate it.
+// Calls not online (still routing) are not Twilio participants and are left alone too.
+func (r *Roster) Vanished(ctx context.Context, sid string, version int64) (Change, error) {
 	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
-		if !found || c.State != Online || !c.Since.Before(listedAt) {
+		if !found || c.State != Online || c.Version != version {
 			return false, EmitNone
 		}
 		return true, r.end(c, c.State)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 )
 
 // TestChangesCarryTheirOrder: a join and a leave racing for one call are stored in some
@@ -73,7 +72,7 @@ func TestExactlyOneLeaves(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		sid := fmt.Sprintf("CA%03d", i)
 		r.Admit(ctx, sid, "A", Identity{DisplayName: "x"})
-		r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil)
+		joined, _ := r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 1}, nil)
 		rec := &recorder{}
 		var wg sync.WaitGroup
 		for j := 0; j < 6; j++ {
@@ -87,7 +86,7 @@ func TestExactlyOneLeaves(t *testing.T) {
 				case 1:
 					err = rec.add(r.CallEnded(ctx, sid, 5))
 				case 2:
-					err = rec.add(r.Vanished(ctx, sid, t0.Add(time.Hour)))
+					err = rec.add(r.Vanished(ctx, sid, joined.Call.Version))
 				}
 				if err != nil {
 					t.Error(err)

@@ -30,8 +30,11 @@ type Namer func(ctx context.Context, sid, topicID string) *Identity
 
 // Reconcile brings the roster in line with Twilio's own view:
 //   - an online call that Twilio no longer lists leaves: its call ended while the bridge was
-//     not told (it was down, or the webhooks were lost). A call that went online after the
-//     listing began is kept.
+//     not told (it was down, or the webhooks were lost). Only a call the store held online,
+//     unchanged, before the listing began is ended: one that went online or changed since is
+//     kept until the next reconciliation. That compares versions read from the store, never
+//     a time written by one instance's clock with another's, so no clock skew between
+//     instances can end a live call or keep a gone one.
 //   - a call Twilio lists that the roster does not show online joins (name names one the
 //     store does not hold, see Namer): its join was missed.
 //     An ended call is never brought back.
@@ -39,14 +42,15 @@ type Namer func(ctx context.Context, sid, topicID string) *Identity
 // It returns the changes that owe an event, and live, Twilio's listing. A failed listing
 // changes nothing.
 func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (changes []Change, live map[string]LiveCall, err error) {
-	listedAt := r.now()
+	// The store first, then Twilio: a call online in the store before Twilio was asked, and
+	// not listed by it, is gone.
+	calls, err := r.store.Live(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list roster: %w", err)
+	}
 	live, err = list(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list live calls: %w", err)
-	}
-	calls, err := r.store.Live(ctx)
-	if err != nil {
-		return nil, live, fmt.Errorf("list roster: %w", err)
 	}
 	online := make(map[string]bool, len(calls))
 	for _, c := range calls {
@@ -57,7 +61,7 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (chan
 		if _, ok := live[c.CallSID]; ok {
 			continue
 		}
-		ch, err := r.Vanished(ctx, c.CallSID, listedAt)
+		ch, err := r.Vanished(ctx, c.CallSID, c.Version)
 		if err != nil {
 			return changes, live, err
 		}

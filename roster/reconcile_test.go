@@ -103,28 +103,30 @@ func TestReconcile(t *testing.T) {
 	}
 }
 
-// TestReconcileKeepsCallsJoinedDuringListing: with the clock frozen, a call whose online time
-// is not before the start of the listing is kept, one a moment older is ended.
-func TestReconcileKeepsCallsJoinedDuringListing(t *testing.T) {
+// TestReconcileKeepsCallsChangedDuringListing: a call that Twilio does not list is ended
+// only if the store held it online, unchanged, before the listing began; one whose state
+// changed while Twilio was being asked is kept, whatever the clock says.
+func TestReconcileKeepsCallsChangedDuringListing(t *testing.T) {
 	ctx := context.Background()
 	r := New(NewMemory())
-	now := t0
-	r.now = func() time.Time { return now }
+	r.now = func() time.Time { return t0 } // a frozen clock: versions alone decide
 	apply(t, r, step{op: "admit", sid: "CAold"})
-	apply(t, r, step{op: "join", sid: "CAold", seq: 1}) // online at t0
-	now = t0.Add(time.Nanosecond)
-	apply(t, r, step{op: "admit", sid: "CAsame"})
-	apply(t, r, step{op: "join", sid: "CAsame", seq: 1}) // online at the listing's start
+	apply(t, r, step{op: "join", sid: "CAold", seq: 1})
+	apply(t, r, step{op: "admit", sid: "CAmuted"})
+	apply(t, r, step{op: "join", sid: "CAmuted", seq: 1})
+	list := func(context.Context) (map[string]LiveCall, error) {
+		apply(t, r, step{op: "mute", sid: "CAmuted", seq: 2})
+		return nil, nil
+	}
 	rec := &recorder{}
-	err := rec.addAll(r.reconcileOnly(ctx, nil))
-	if err != nil {
+	if err := rec.addAll(r.reconcileOnly(ctx, list)); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.got) != 1 || rec.got[0].Call.CallSID != "CAold" || rec.got[0].Emit != EmitLeaves {
 		t.Errorf("emitted %+v; want one leaves for CAold", rec.got)
 	}
-	if c, _, _ := r.Get(ctx, "CAsame"); c.State != Online {
-		t.Errorf("CAsame is %s; want online", c.State)
+	if c, _, _ := r.Get(ctx, "CAmuted"); c.State != Online {
+		t.Errorf("CAmuted is %s; want online", c.State)
 	}
 }
 

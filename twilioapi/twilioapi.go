@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 )
@@ -20,17 +19,21 @@ import (
 // DefaultBaseURL is Twilio's API.
 const DefaultBaseURL = "https://api.twilio.com"
 
-// Timeout caps each REST request.
+// Timeout caps each REST request, whatever its ctx allows.
 const Timeout = 10 * time.Second
 
-// CallerTimeout bounds Caller, which a webhook may wait for: twilio-go takes no context.
+// CallerTimeout caps Caller, which a webhook may wait for.
 const CallerTimeout = 3 * time.Second
 
-// Client calls Twilio's REST API.
+// Client calls Twilio's REST API. twilio-go builds every request with context.Background(),
+// so each call goes through a client of its own whose transport gives the request the
+// call's ctx: the request ends when that ctx does, or after the call's timeout, whichever
+// comes first.
 type Client struct {
-	rest    *twilio.RestClient
-	lookup  *twilio.RestClient // the same, with CallerTimeout
-	observe func(operation string, err error)
+	accountSID string
+	authToken  string
+	transport  http.RoundTripper
+	observe    func(operation string, err error)
 }
 
 // Observe sets a function told of every REST call's outcome, for metrics.
@@ -49,18 +52,49 @@ func New(baseURL, accountSID, authToken string) (*Client, error) {
 	if err != nil || base.Scheme == "" || base.Host == "" {
 		return nil, fmt.Errorf("twilio API URL %q is not an absolute URL", baseURL)
 	}
-	rest := func(timeout time.Duration) *twilio.RestClient {
-		c := &client.Client{
-			Credentials: client.NewCredentials(accountSID, authToken),
-			HTTPClient: &http.Client{
-				Timeout:   timeout,
-				Transport: rebase{base: base, next: http.DefaultTransport},
-			},
-		}
-		c.SetAccountSid(accountSID)
-		return twilio.NewRestClientWithParams(twilio.ClientParams{Client: c})
+	return &Client{accountSID: accountSID, authToken: authToken,
+		transport: rebase{base: base, next: http.DefaultTransport}}, nil
+}
+
+// api is twilio-go's API service for one call: each of its requests ends when ctx does, and
+// timeout after it started at the latest.
+func (c *Client) api(ctx context.Context, timeout time.Duration) *openapi.ApiService {
+	rc := &client.Client{
+		Credentials: client.NewCredentials(c.accountSID, c.authToken),
+		HTTPClient:  &http.Client{Timeout: timeout, Transport: bound{ctx: ctx, next: c.transport}},
 	}
-	return &Client{rest: rest(Timeout), lookup: rest(CallerTimeout)}, nil
+	rc.SetAccountSid(c.accountSID)
+	return openapi.NewApiServiceWithClient(rc)
+}
+
+// bound gives every request the lifetime of ctx as well as its own: http.Client's Timeout
+// puts a deadline on the request's context and cancels it once the body is closed, and ctx
+// ending cancels it too. Nothing is left behind: the AfterFunc on ctx is stopped when the
+// request's context ends, which the Timeout guarantees.
+type bound struct {
+	ctx  context.Context
+	next http.RoundTripper
+}
+
+func (t bound) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := t.ctx.Err(); err != nil {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	stop := context.AfterFunc(t.ctx, cancel)
+	context.AfterFunc(ctx, func() { stop() })
+	resp, err := t.next.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		if cerr := t.ctx.Err(); cerr != nil {
+			// Say why: the owner's ctx ended (context.DeadlineExceeded or Canceled).
+			return nil, fmt.Errorf("%w (%v)", cerr, err)
+		}
+	}
+	return resp, err
 }
 
 // rebase sends requests meant for Twilio's host to base instead.
@@ -81,17 +115,18 @@ func (t rebase) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-// Hangup ends a call (Calls/{CallSid} with Status=completed).
+// Hangup ends a call (Calls/{CallSid} with Status=completed). It returns when ctx ends, at
+// the latest.
 func (c *Client) Hangup(ctx context.Context, callSID string) error {
-	_, err := c.rest.Api.UpdateCall(callSID, (&openapi.UpdateCallParams{}).SetStatus("completed"))
+	_, err := c.api(ctx, Timeout).UpdateCall(callSID, (&openapi.UpdateCallParams{}).SetStatus("completed"))
 	return c.done("update_call", classify("hang up call", err))
 }
 
 // Caller returns who placed a call, from Twilio's Calls resource: its From and the
 // CallerName Twilio looked up (empty without caller-name lookup). It gives up after
-// CallerTimeout.
+// CallerTimeout, or when ctx ends.
 func (c *Client) Caller(ctx context.Context, callSID string) (from, callerName string, err error) {
-	call, err := c.lookup.Api.FetchCall(callSID, &openapi.FetchCallParams{})
+	call, err := c.api(ctx, CallerTimeout).FetchCall(callSID, &openapi.FetchCallParams{})
 	if err := c.done("fetch_call", classify("fetch call", err)); err != nil {
 		return "", "", err
 	}
@@ -114,9 +149,11 @@ type Participant struct {
 	Created       time.Time // when Twilio created the participant; zero when it does not say
 }
 
-// Live lists the participants of the conferences in progress, following pagination.
+// Live lists the participants of the conferences in progress, following pagination. Each
+// request is capped by Timeout, and all of them end when ctx does.
 func (c *Client) Live(ctx context.Context) ([]Participant, error) {
-	confs, err := c.rest.Api.ListConference((&openapi.ListConferenceParams{}).SetStatus("in-progress").SetPageSize(1000))
+	api := c.api(ctx, Timeout)
+	confs, err := api.ListConference((&openapi.ListConferenceParams{}).SetStatus("in-progress").SetPageSize(1000))
 	if c.done("list_conferences", err) != nil {
 		return nil, classify("list conferences", err)
 	}
@@ -129,7 +166,7 @@ func (c *Client) Live(ctx context.Context) ([]Participant, error) {
 		if conf.FriendlyName != nil {
 			name = *conf.FriendlyName
 		}
-		parts, err := c.rest.Api.ListParticipant(*conf.Sid, (&openapi.ListParticipantParams{}).SetPageSize(1000))
+		parts, err := api.ListParticipant(*conf.Sid, (&openapi.ListParticipantParams{}).SetPageSize(1000))
 		if c.done("list_participants", err) != nil {
 			return nil, classify("list participants", err)
 		}

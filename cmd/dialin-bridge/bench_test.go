@@ -84,13 +84,11 @@ func benchWebhooks(b *testing.B, store string, from, to int) {
 		b.Fatal(err)
 	}
 	met := metrics.New()
-	requests := &roomRequests{}
-	pub := publisher.New(publisher.Options{Auth: auth, Roster: requests, Observer: met}, log)
-	pub.Serve()
-	defer pub.Close()
+	pub := publisher.New(publisher.Options{Auth: auth, Observer: met}, log)
 	core := presence.New(presence.Options{Roster: roster.New(st), Rooms: current,
-		Sinks: []presence.Sink{pub}, Shown: pub, Observer: met, Log: log})
-	requests.Core = core
+		Sinks: []presence.Sink{pub}, Local: pub, Observer: met, Log: log})
+	pub.Serve(core)
+	defer pub.Close()
 	hooks := webhook.New(webhook.Options{PublicURL: benchURL, AuthToken: benchToken}, core, current, met, log)
 	h := defaultLimits.webhookBody(hooks, webhook.MaxBody, met)
 

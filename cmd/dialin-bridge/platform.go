@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialin-bridge/dialin-bridge/internal/redisurl"
-	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/platform"
 	"github.com/dialin-bridge/dialin-bridge/presence"
@@ -28,10 +26,9 @@ type platformMode struct {
 	done chan struct{}
 }
 
-// newPlatform builds platform mode when it is configured; start runs it and close stops it.
-// The platform's requests go to the presence core, as the room side's do: requests holds it
-// by the time start is called.
-func newPlatform(cfg PlatformConfig, requests *roomRequests, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
+// newPlatform builds platform mode when it is configured; start runs it, answering the
+// platform's requests through the presence core, and close stops it.
+func newPlatform(cfg PlatformConfig, met *metrics.Metrics, log *slog.Logger) (*platformMode, error) {
 	if cfg.Mode == "" {
 		return nil, nil
 	}
@@ -46,8 +43,6 @@ func newPlatform(cfg PlatformConfig, requests *roomRequests, met *metrics.Metric
 		Namespace: cfg.Namespace,
 		Rooms:     cfg.Rooms,
 		Removals:  cfg.Removals,
-		Roster:    platformRoster{requests},
-		Live:      func(ctx context.Context) ([]mapper.Event, error) { return requests.Live(ctx) },
 		Observer:  met.Platform(),
 		Log:       log.With("component", "platform"),
 	})
@@ -57,8 +52,9 @@ func newPlatform(cfg PlatformConfig, requests *roomRequests, met *metrics.Metric
 	return p, nil
 }
 
-// start runs the sink: its publisher, its listener and its health loop.
-func (p *platformMode) start() {
+// start runs the sink: its publisher, its listener and its health loop, answering the
+// platform's requests through core.
+func (p *platformMode) start(core platform.Roster) {
 	if p == nil {
 		return
 	}
@@ -66,7 +62,7 @@ func (p *platformMode) start() {
 	p.stop = cancel
 	go func() {
 		defer close(p.done)
-		p.sink.Run(ctx)
+		p.sink.Run(ctx, core)
 	}()
 }
 
@@ -97,15 +93,4 @@ func (p *platformMode) sinks(pub presence.Sink) []presence.Sink {
 		return []presence.Sink{pub}
 	}
 	return []presence.Sink{pub, p.sink}
-}
-
-// platformRoster is the presence core, in the platform's terms.
-type platformRoster struct{ *roomRequests }
-
-func (r platformRoster) Remove(ctx context.Context, topicID, callSID string) error {
-	err := r.roomRequests.Remove(ctx, topicID, callSID)
-	if errors.Is(err, presence.ErrUnknownParty) {
-		return platform.ErrUnknownParty
-	}
-	return err
 }

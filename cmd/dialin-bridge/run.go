@@ -172,21 +172,16 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		// Several instances: every event goes through Redis to every instance's clients.
 		fanout = publisher.NewRedisFanout(rs.Client(), roster.DefaultRedisPrefix+"events")
 	}
-	// The room side asks the core for parties and removals, and the core publishes through
-	// the room side: the room side is built first, with the core it will ask filled in below.
-	requests := &roomRequests{}
+	// The core publishes through the room side, and the room side asks the core for parties
+	// and removals: the room side is built first and given the core when it starts serving.
 	pub := publisher.New(publisher.Options{
 		Auth:     auth,
-		Roster:   requests,
 		Observer: met,
 		Fanout:   fanout,
 		Socket: sio.Options{AllowedOrigins: cfg.AllowedOrigins,
 			PingInterval: cfg.PingInterval, PingTimeout: cfg.PingInterval * 3 / 2},
 	}, log)
-	pub.Serve()
-	defer pub.Close()
-
-	plat, err := newPlatform(cfg.Platform, requests, met, log)
+	plat, err := newPlatform(cfg.Platform, met, log)
 	if err != nil {
 		return err
 	}
@@ -200,11 +195,15 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Identify: func(from, callerName string) roster.Identity {
 			return webhook.CallerIdentity(current.Load(), from, callerName, cfg.CallerID, cfg.DefaultPictureURL)
 		},
-		Shown:    pub,
+		Local:    pub,
+		Shared:   fanout != nil,
+		Memory:   cfg.MaxCallDuration + roster.TombstoneTTL,
 		Ready:    pub.Ready,
 		Observer: met,
 		Log:      log,
 	})
+	pub.Serve(core)
+	defer pub.Close()
 
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
@@ -216,14 +215,14 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
 	}, core, current.Load, met, log)
-	requests.Core = core
-	plat.start()
+	plat.start(core)
 
 	spawn(func(ctx context.Context) { core.Run(ctx, cfg.ReconcileInterval) })
 	spawn(func(ctx context.Context) { reloadOnHUP(ctx, cfg, log, &current) })
 
 	mux := http.NewServeMux()
-	mux.Handle("/twilio/", limits.webhookBody(hooks, webhook.MaxBody, met))
+	var webhooks inFlight
+	mux.Handle("/twilio/", webhooks.track(limits.webhookBody(hooks, webhook.MaxBody, met)))
 	mux.Handle("/socket.io/", pub.Handler())
 	mux.Handle(publisher.PathParties, pub.PartiesHandler())
 	mux.Handle("GET /metrics", met.Handler())
@@ -256,13 +255,45 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	log.Info("shutting down: finishing webhooks in flight")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	// Room clients go first: a long-polling client would otherwise hold Shutdown open.
+	// Stop taking connections. Shutdown returns once every connection is idle: long-polling
+	// room clients hold it open until pub.Close below ends them.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	// The webhooks in flight finish first, while room clients are connected and the fan-out
+	// runs: the event of each webhook answered reaches this instance's clients and the
+	// fan-out's queue. Then the room side closes, and its fan-out sends what it holds.
+	webhooks.wait(sctx)
 	pub.Close()
-	if err := srv.Shutdown(sctx); err != nil {
+	if err := <-shut; err != nil {
 		log.Warn("shutdown cut short", "err", err)
 		srv.Close()
 	}
 	return nil
+}
+
+// inFlight counts the requests a handler is serving, so that shutdown can wait for them.
+type inFlight struct{ n atomic.Int64 }
+
+func (f *inFlight) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.n.Add(1)
+		defer f.n.Add(-1)
+		h.ServeHTTP(w, r)
+	})
+}
+
+// wait returns once no request is being served, or when ctx is done. Called once the server
+// takes no more connections.
+func (f *inFlight) wait(ctx context.Context) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for f.n.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // reloadOnHUP reloads the rooms file on SIGHUP. A bad file is logged and the old one kept.
@@ -302,7 +333,3 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) {
 		log.Error("debug server", "err", err)
 	}
 }
-
-// roomRequests is the presence core as the room side's Roster, set once the core is built
-// and before anything is served.
-type roomRequests struct{ *presence.Core }

@@ -1,0 +1,134 @@
+package presence_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/presence"
+	"github.com/dialin-bridge/dialin-bridge/roster"
+	"github.com/dialin-bridge/dialin-bridge/twilioapi"
+)
+
+// liveTwilio is a Twilio whose conferences hold the calls it is told.
+type liveTwilio struct {
+	mu   sync.Mutex
+	live map[string]bool
+}
+
+func (f *liveTwilio) set(sid string, live bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.live == nil {
+		f.live = map[string]bool{}
+	}
+	f.live[sid] = live
+}
+
+func (f *liveTwilio) Hangup(context.Context, string) error { return nil }
+func (f *liveTwilio) Caller(context.Context, string) (string, string, error) {
+	return "", "", nil
+}
+func (f *liveTwilio) Live(context.Context) ([]twilioapi.Participant, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []twilioapi.Participant
+	for sid, live := range f.live {
+		if live {
+			out = append(out, twilioapi.Participant{CallSID: sid, ConferenceSID: "CF1", Conference: topic})
+		}
+	}
+	return out, nil
+}
+
+// localSink is what an instance's own clients are shown.
+type localSink struct{ recordingSink }
+
+func (l *localSink) ShowLocal(ev mapper.Event) { l.Publish(ev) }
+
+// last returns the last event shown of call sid, and how many were shown.
+func (l *localSink) last(sid string) (mapper.Event, int) {
+	evs := l.byCall()[sid]
+	if len(evs) == 0 {
+		return mapper.Event{}, 0
+	}
+	return evs[len(evs)-1], len(evs)
+}
+
+// TestCatchUpRepairsDroppedFanout: two instances share a store; every event A publishes is
+// lost on its way to B (a full fan-out queue, a failed PUBLISH). After one reconciliation,
+// B's clients show the party as Twilio and the store have it: its join, then its mute,
+// then its leaves, each shown once (issue 19, finding 2).
+func TestCatchUpRepairsDroppedFanout(t *testing.T) {
+	ctx := context.Background()
+	store := roster.NewMemory()
+	tw := &liveTwilio{}
+	a := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t), Twilio: tw, Shared: true}) // its fan-out drops all
+	bClients := &localSink{}
+	b := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t), Twilio: tw,
+		Sinks: []presence.Sink{bClients}, Local: bClients, Shared: true})
+	sid := "CA00000000000000000000000000000001"
+
+	a.Admit(ctx, sid, topic, roster.Identity{DisplayName: "Ann"})
+	tw.set(sid, true)
+	if _, err := a.Participant(ctx, sid, join(1)); err != nil {
+		t.Fatal(err)
+	}
+	b.ReconcileOnce(ctx)
+	if ev, n := bClients.last(sid); n != 1 || ev.Category != mapper.CategoryOnline || ev.Sender.DisplayName != "Ann" {
+		t.Fatalf("after a lost join and one reconciliation B's clients got %d events, the last %+v; want Ann online", n, ev)
+	}
+
+	mute := join(2)
+	tr := true
+	mute.Muted = &tr
+	a.Participant(ctx, sid, mute)
+	b.ReconcileOnce(ctx)
+	if ev, n := bClients.last(sid); n != 2 || ev.Category != mapper.CategoryOnline || !ev.Content.MediaSession.SelfMuted {
+		t.Fatalf("after a lost mute and one reconciliation B's clients got %d events, the last %+v; want Ann muted", n, ev)
+	}
+
+	tw.set(sid, false)
+	a.Participant(ctx, sid, leave(3))
+	b.ReconcileOnce(ctx)
+	if ev, n := bClients.last(sid); n != 3 || ev.Category != mapper.CategoryLeaves {
+		t.Fatalf("after a lost leaves and one reconciliation B's clients got %d events, the last %+v; want a leaves", n, ev)
+	}
+	b.ReconcileOnce(ctx)
+	if _, n := bClients.last(sid); n != 3 {
+		t.Errorf("another reconciliation showed %d events in all; want nothing more", n)
+	}
+}
+
+// TestCatchUpOnResubscribe: when the fan-out subscribes again (what was published while it
+// re-subscribed is lost), the core catches its clients up from the store at once, without
+// waiting for the next reconciliation (contract §8).
+func TestCatchUpOnResubscribe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	store := roster.NewMemory()
+	a := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t), Shared: true})
+	bClients := &localSink{}
+	b := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t),
+		Sinks: []presence.Sink{bClients}, Local: bClients, Shared: true})
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx, time.Hour) }()
+	defer func() { cancel(); <-done }()
+	for !b.Reconciled() {
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	sid := "CA00000000000000000000000000000002"
+	a.Admit(ctx, sid, topic, roster.Identity{DisplayName: "Bob"})
+	a.Participant(ctx, sid, join(1)) // lost while B's fan-out re-subscribed
+	b.Resubscribed()
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ev, n := bClients.last(sid); n == 1 && ev.Category == mapper.CategoryOnline {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B's clients were not caught up after the fan-out subscribed again")
+		}
+	}
+}
