@@ -81,10 +81,8 @@ type sentinelSet struct {
 
 const sentinelMaster = "dialinmaster"
 
-// startSentinels starts the set. replicaPriority0 marks the second replica as never to be
-// promoted (replica-priority 0), so that a test can attach readers to it that outlive the
-// failover.
-func startSentinels(t *testing.T, replicaPriority0 bool) *sentinelSet {
+// startSentinels starts the set and waits until every Sentinel sees all of it.
+func startSentinels(t *testing.T) *sentinelSet {
 	t.Helper()
 	s := &sentinelSet{t: t, name: sentinelMaster}
 	server := func(addr string, extra ...string) *redisProc {
@@ -96,11 +94,7 @@ func startSentinels(t *testing.T, replicaPriority0 bool) *sentinelSet {
 	s.master = server(freeAddr(t))
 	mhost, mport, _ := net.SplitHostPort(s.master.addr)
 	for i := range s.replicas {
-		extra := []string{"--replicaof", mhost, mport}
-		if i == 1 && replicaPriority0 {
-			extra = append(extra, "--replica-priority", "0")
-		}
-		s.replicas[i] = server(freeAddr(t), extra...)
+		s.replicas[i] = server(freeAddr(t), "--replicaof", mhost, mport)
 	}
 	for i := range s.sentinels {
 		addr := freeAddr(t)
