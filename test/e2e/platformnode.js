@@ -59,7 +59,7 @@ if (version === 'v4') {
     const i = a.lastIndexOf(':');
     return { host: a.slice(0, i), port: Number(a.slice(i + 1)) };
   });
-  const opts = { sentinels, name: u.searchParams.get('master_name'), failoverDetector: true };
+  const opts = { sentinels, name: u.searchParams.get('master_name') };
   const pub = new Redis(opts);
   const sub = new Redis(opts);
   let last = '';
