@@ -3,6 +3,7 @@ module github.com/dialin-bridge/dialin-bridge
 go 1.26.8
 
 require (
+	github.com/gofrs/flock v0.12.1
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/googollee/go-socket.io v1.7.0
@@ -15,6 +16,7 @@ require (
 	github.com/twilio/twilio-go v1.31.0
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/sync v0.23.0
 )
 
 require (

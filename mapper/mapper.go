@@ -33,9 +33,27 @@ type Party struct {
 	Role        string // empty means DefaultRole
 	Muted       bool
 	OnHold      bool
+	// Ringing marks a dial-out that has not answered yet: shown online, not connected.
+	Ringing bool
+	// Speaking is whether the party is talking; nil when speech is not shown.
+	Speaking *bool
+	// Reason is why the party left (Leaves only): one of the Reason values.
+	Reason string
 	// Version orders the party's events (see Event.Version).
 	Version int64
 }
+
+// Why a party left: content.reason of its leaves.
+const (
+	ReasonHungUp          = "hung_up"
+	ReasonRemoved         = "removed"
+	ReasonConferenceEnded = "conference_ended"
+	ReasonNoAnswer        = "no_answer"
+	ReasonBusy            = "busy"
+	ReasonFailed          = "failed"
+	ReasonCanceled        = "canceled"
+	ReasonLost            = "lost"
+)
 
 // Sender is the sender object of a presence event.
 type Sender struct {
@@ -54,6 +72,8 @@ type MediaSession struct {
 	Screenshare bool `json:"screenshare"`
 	SelfMuted   bool `json:"selfMuted"`
 	Phone       bool `json:"phone"`
+	// Speaking is present only when the bridge shows who is speaking (DIALIN_SPEAKING).
+	Speaking *bool `json:"speaking,omitempty"`
 }
 
 // Content is the content object of a dial-in presence event.
@@ -65,6 +85,8 @@ type Content struct {
 	Desktop      bool         `json:"desktop"`
 	EmittedBy    string       `json:"emitedby"`
 	SessionID    string       `json:"sessionId"`
+	// Reason says why a party left; leaves only.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Event is a dial-in PRESENCE_EVENT_RESPONSE payload.
@@ -79,16 +101,30 @@ type Event struct {
 	Version int64 `json:"-"`
 }
 
-// Online is the event that shows p connected to the room's audio, in its current state.
-// id is the event's fresh _id.
+// Online is the event that shows p connected to the room's audio, in its current state; a
+// ringing dial-out is shown online but not connected, with no audio. id is the event's
+// fresh _id.
 func Online(p Party, id string) Event {
-	return event(p, id, CategoryOnline, true)
+	ev := event(p, id, CategoryOnline, !p.Ringing)
+	if p.Ringing {
+		ev.Content.MediaSession.Audio = false
+		ev.Content.MediaSession.Phone = true
+	}
+	return ev
 }
 
-// Leaves is the event that takes p out of the room. It keeps p's last media state but is no
-// longer connected, nor on the phone.
+// Leaves is the event that takes p out of the room, saying why (p.Reason, hung_up when
+// empty). It keeps p's last media state but is no longer connected, nor on the phone.
 func Leaves(p Party, id string) Event {
-	return event(p, id, CategoryLeaves, false)
+	ev := event(p, id, CategoryLeaves, false)
+	ev.Content.Reason = p.Reason
+	if ev.Content.Reason == "" {
+		ev.Content.Reason = ReasonHungUp
+	}
+	if p.Speaking != nil {
+		ev.Content.MediaSession.Speaking = new(bool)
+	}
+	return ev
 }
 
 func event(p Party, id, category string, connected bool) Event {
@@ -115,6 +151,7 @@ func event(p Party, id, category string, connected bool) Event {
 				Connected: connected,
 				SelfMuted: p.Muted,
 				Phone:     connected,
+				Speaking:  p.Speaking,
 			},
 			EmittedBy: EmittedBy,
 			SessionID: p.CallSID,

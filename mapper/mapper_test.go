@@ -48,7 +48,15 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := decode(t, b); !reflect.DeepEqual(got, want) {
+			got := decode(t, b)
+			// content.reason is the contract's addition to the spec's leaves (§6).
+			if content, _ := got["content"].(map[string]any); got["category"] == CategoryLeaves {
+				if content["reason"] != ReasonHungUp {
+					t.Errorf("leaves reason %v; want %s", content["reason"], ReasonHungUp)
+				}
+				delete(content, "reason")
+			}
+			if !reflect.DeepEqual(got, want) {
 				t.Errorf("event differs from %s\n got: %s\nwant: %s", tc.file, b, golden)
 			}
 		})
@@ -128,6 +136,9 @@ func TestMediaState(t *testing.T) {
 					Role: tc.wantRole, EmittedBy: "wcs", SessionID: "CA1",
 					MediaSession: MediaSession{Audio: tc.wantAudio, Connected: tc.wantOn, Phone: tc.wantOn, SelfMuted: tc.muted},
 				},
+			}
+			if tc.wantCategory == CategoryLeaves {
+				want.Content.Reason = ReasonHungUp
 			}
 			if !reflect.DeepEqual(ev, want) {
 				t.Errorf("got  %+v\nwant %+v", ev, want)

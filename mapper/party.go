@@ -15,6 +15,9 @@ func PartyOf(ev Event) Party {
 		Role:        ev.Content.Role,
 		Muted:       ms.SelfMuted,
 		OnHold:      !ms.Audio,
+		Ringing:     ev.Category == CategoryOnline && !ms.Connected,
+		Speaking:    ms.Speaking,
+		Reason:      ev.Content.Reason,
 		Version:     ev.Version,
 	}
 }

@@ -30,6 +30,7 @@ type Metrics struct {
 	ready         prometheus.Gauge
 	corrections   *prometheus.CounterVec
 	correctionAge prometheus.Histogram
+	moderation    *prometheus.CounterVec
 	fanoutDropped *prometheus.CounterVec
 	caughtUp      prometheus.Counter
 }
@@ -93,6 +94,10 @@ func New() *Metrics {
 				"for a missed party since Twilio created the participant, for a ghost since the bridge last heard of the call.",
 			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600},
 		}),
+		moderation: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_moderation_actions_total",
+			Help: "Admins' actions on phone parties (mute, unmute, hold, unhold, remove, mute-all, dial-out, admit, deny; update for a PATCH refused before its body was read), by result.",
+		}, []string{"action", "result"}),
 		fanoutDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_fanout_dropped_total",
 			Help: "Events this instance could not send to the other instances, by reason: queue (the fan-out was too far behind) or error (the PUBLISH failed). " +
@@ -107,7 +112,7 @@ func New() *Metrics {
 		}, []string{"limit"}),
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
-		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.fanoutDropped, m.caughtUp,
+		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.fanoutDropped, m.caughtUp, m.moderation,
 		m.ready, m.corrections, m.correctionAge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Series of fixed label sets are exported from the start, at 0, so that rates and alerts
@@ -201,3 +206,8 @@ func (m *Metrics) CaughtUp(n int) { m.caughtUp.Add(float64(n)) }
 
 // HTTPTimeout counts a request or connection cut by an HTTP time limit.
 func (m *Metrics) HTTPTimeout(limit string) { m.httpTimeouts.WithLabelValues(limit).Inc() }
+
+// Moderation counts an admin's action on a phone party.
+func (m *Metrics) Moderation(action, result string) {
+	m.moderation.WithLabelValues(action, result).Inc()
+}

@@ -116,6 +116,9 @@ type Sink struct {
 type item struct {
 	ev   mapper.Event
 	kind string
+	// relay, when set, is an event of a room client's or an admin's (not a phone party's)
+	// for ev.TopicID, published as it is.
+	relay any
 }
 
 // New returns a Sink; Run runs it.
@@ -151,6 +154,17 @@ func (s *Sink) UID() string { return s.uid }
 // Publish queues ev for the platform. It never blocks: the roster calls it with the call
 // locked.
 func (s *Sink) Publish(ev mapper.Event) { s.enqueue(item{ev: ev, kind: "event"}) }
+
+// Relay queues an event that is not a phone party's own (an admin's party.removed) for the
+// topic's room. It never blocks; while the platform is down it is dropped (it describes an
+// action, not a state to restore).
+func (s *Sink) Relay(topicID string, payload any) {
+	select {
+	case s.queue <- item{ev: mapper.Event{TopicID: topicID}, kind: "relay", relay: payload}:
+	default:
+		s.o.Observer.Lost("queue")
+	}
+}
 
 func (s *Sink) enqueue(it item) {
 	select {
@@ -282,6 +296,9 @@ func (s *Sink) write(ctx context.Context) {
 // publish sends one event to its topic's room, unless a newer event of its call went first.
 // It returns how many subscribers heard it, or -1.
 func (s *Sink) publish(ctx context.Context, it item) int64 {
+	if it.relay != nil {
+		return s.publishRelay(ctx, it)
+	}
 	ev := it.ev
 	if ev.Version != 0 && !s.ros.Current(ev.Sender.ID, ev.Version) {
 		return -1 // an answer or replay read before a change that was published since
@@ -317,5 +334,30 @@ func (s *Sink) publish(ctx context.Context, it item) int64 {
 	if s.replay == nil {
 		s.receivers = n
 	}
+	return n
+}
+
+// publishRelay sends a relayed event to its topic's room.
+func (s *Sink) publishRelay(ctx context.Context, it item) int64 {
+	if !s.up.Load() {
+		s.o.Observer.Lost("down")
+		return -1
+	}
+	room := s.o.Rooms.Room(it.ev.TopicID)
+	msg, err := encode(s.uid, s.o.Namespace, room, it.relay)
+	if err != nil {
+		s.o.Log.Error("encode event for the platform", "err", err)
+		s.o.Observer.Lost("error")
+		return -1
+	}
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	n, err := s.o.Redis.Publish(pctx, Channel(s.o.Key, s.o.Namespace, room), msg).Result()
+	cancel()
+	if err != nil {
+		s.o.Observer.Lost("error")
+		s.markDown(err)
+		return -1
+	}
+	s.o.Observer.Published(it.kind)
 	return n
 }

@@ -90,6 +90,11 @@ type opts struct {
 // Encode is the adapter message that broadcasts ev as PRESENCE_EVENT_RESPONSE to room of
 // namespace nsp, sent by uid. Field names are the event's JSON names.
 func Encode(uid, nsp, room string, ev mapper.Event) ([]byte, error) {
+	return encode(uid, nsp, room, ev)
+}
+
+// encode is Encode of any payload that encodes by its JSON field names.
+func encode(uid, nsp, room string, ev any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	enc.SetCustomStructTag("json")

@@ -2,6 +2,7 @@ package presence_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,15 @@ func (f *liveTwilio) set(sid string, live bool) {
 }
 
 func (f *liveTwilio) Hangup(context.Context, string) error { return nil }
+func (f *liveTwilio) CallStatus(context.Context, string) (string, error) {
+	return "in-progress", nil
+}
+func (f *liveTwilio) UpdateParticipant(context.Context, string, string, *bool, *bool) error {
+	return nil
+}
+func (f *liveTwilio) CreateParticipant(context.Context, string, twilioapi.DialOut) (string, error) {
+	return "", errors.New("no dial-out here")
+}
 func (f *liveTwilio) Caller(context.Context, string) (string, string, error) {
 	return "", "", nil
 }

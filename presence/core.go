@@ -3,7 +3,10 @@
 // the roster, maps what the roster says changed to presence events (mapper), and hands them
 // to its sinks (the bridge's own room clients with their cross-instance fan-out, and the room
 // platform's cluster), in order per call. It also answers the room side's requests that need
-// the roster or Twilio: the parties of a topic, and the removal of one.
+// the roster or Twilio: the parties of a topic, and the removal of one. It keeps the
+// bridge's one memory of calls (see memory): what this instance showed its clients of each
+// call, which orders every event a client is shown, whatever its source, and from which
+// reconciliation retracts and catches up.
 //
 // Sinks and the other parts it drives are interfaces declared here; cmd/dialin-bridge wires
 // the implementations.
@@ -87,7 +90,12 @@ type Options struct {
 	Memory time.Duration
 	// Ready reports whether events reach every instance (the fan-out's subscription is
 	// live); reconciliation waits for it. Nil: always.
-	Ready    func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+	// Speaking shows who is speaking (DIALIN_SPEAKING): every phone party's events carry
+	// mediaSession.speaking, and speech changes are limited per party (see speech).
+	Speaking bool
+	// DialOut configures dial-out; its From empty turns it off.
+	DialOut  DialOutOptions
 	Observer Observer
 	Log      *slog.Logger
 }
@@ -102,6 +110,8 @@ type Core struct {
 	catchup chan struct{} // a catch-up from the store is due (see Resubscribed)
 	online  atomic.Int64  // phone parties online (see Online)
 	ready   atomic.Bool   // the first reconciliation ran
+	speech  speech        // the limit on speaking changes
+	dials   dials         // dial-outs being placed, by topic
 }
 
 // New returns a core.
@@ -115,9 +125,14 @@ func New(opts Options) *Core {
 	if opts.Rooms == nil {
 		opts.Rooms = rooms.Empty
 	}
-	return &Core{opts: opts, roster: opts.Roster, obs: opts.Observer, log: opts.Log,
+	c := &Core{opts: opts, roster: opts.Roster, obs: opts.Observer, log: opts.Log,
 		mem: newMemory(memorySize, opts.Memory), catchup: make(chan struct{}, 1)}
+	c.speech.init()
+	return c
 }
+
+// Close stops the speaking changes waiting for their turn, and waits for any on its way.
+func (c *Core) Close() { c.speech.close() }
 
 // Admit records an incoming call routed to topicID (empty while the caller is asked for a
 // PIN). It owes no event.
@@ -133,14 +148,27 @@ func (c *Core) Participant(ctx context.Context, sid string, p roster.Participant
 	if err != nil {
 		return false, err
 	}
+	if ch.Speech && !c.speech.admit(ch, c.publishNow) {
+		return true, nil // published when its turn comes, unless a newer change overtakes it
+	}
+	c.publish(ch)
+	return ch.Emit != roster.EmitNone, nil
+}
+
+// Ringing applies a dial-out's initiated or ringing call status and publishes what it owes.
+func (c *Core) Ringing(ctx context.Context, sid string, seq int64) (bool, error) {
+	ch, err := c.roster.Ringing(ctx, sid, seq)
+	if err != nil {
+		return false, err
+	}
 	c.publish(ch)
 	return ch.Emit != roster.EmitNone, nil
 }
 
 // CallEnded applies a final call status and publishes what it owes. It reports whether it
 // owed an event.
-func (c *Core) CallEnded(ctx context.Context, sid string, seq int64) (bool, error) {
-	ch, err := c.roster.CallEnded(ctx, sid, seq)
+func (c *Core) CallEnded(ctx context.Context, sid string, seq int64, status string) (bool, error) {
+	ch, err := c.roster.CallEnded(ctx, sid, seq, status)
 	if err != nil {
 		return false, err
 	}
@@ -192,44 +220,52 @@ func (c *Core) name(ctx context.Context, sid, topicID string) *roster.Identity {
 func (c *Core) publish(changes ...roster.Change) {
 	for _, ch := range changes {
 		c.follow(ch)
-		if ch.Emit == roster.EmitNone {
-			continue
+		if ch.Emit == roster.EmitLeaves {
+			c.speech.forget(ch.Call.CallSID)
 		}
-		ev := eventOf(ch)
-		if !c.mem.show(ch.Call.CallSID, ch.Call.Version, shownParty(ch), func() {
-			for _, s := range c.opts.Sinks {
-				s.Publish(ev)
-			}
-		}) {
-			c.log.Debug("change overtaken by a newer one of the call; not published", "call_sid", ch.Call.CallSID, "version", ch.Call.Version)
-			continue
-		}
-		c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID)
-		c.obs.Emitted(ev.Category)
+		c.publishNow(ch)
 	}
 }
 
+// publishNow hands the event one change owes to every sink, in its call's order.
+func (c *Core) publishNow(ch roster.Change) {
+	if ch.Emit == roster.EmitNone {
+		return
+	}
+	ev := c.eventOf(ch)
+	if !c.mem.show(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
+		for _, s := range c.opts.Sinks {
+			s.Publish(ev)
+		}
+	}) {
+		c.log.Debug("change overtaken by a newer one of the call; not published", "call_sid", ch.Call.CallSID, "version", ch.Call.Version)
+		return
+	}
+	c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID, "reason", ev.Content.Reason)
+	c.obs.Emitted(ev.Category)
+}
+
 // shownParty is the party a change shows online, nil for a leaves.
-func shownParty(ch roster.Change) *mapper.Party {
+func (c *Core) shownParty(ch roster.Change) *mapper.Party {
 	if ch.Emit != roster.EmitOnline {
 		return nil
 	}
-	p := party(ch.Call)
+	p := party(ch.Call, c.opts.Speaking)
 	return &p
 }
 
 // eventOf is the presence event a roster change owes.
-func eventOf(ch roster.Change) mapper.Event {
-	p := party(ch.Call)
+func (c *Core) eventOf(ch roster.Change) mapper.Event {
+	p := party(ch.Call, c.opts.Speaking)
 	if ch.Emit == roster.EmitLeaves {
 		return mapper.Leaves(p, uuid.NewString())
 	}
 	return mapper.Online(p, uuid.NewString())
 }
 
-// party is the mapper's view of a roster call.
-func party(c roster.Call) mapper.Party {
-	return mapper.Party{
+// party is the mapper's view of a roster call; speaking says whether speech is shown.
+func party(c roster.Call, speaking bool) mapper.Party {
+	p := mapper.Party{
 		CallSID:     c.CallSID,
 		TopicID:     c.TopicID,
 		Username:    c.Username,
@@ -238,6 +274,13 @@ func party(c roster.Call) mapper.Party {
 		Role:        c.Role,
 		Muted:       c.Muted,
 		OnHold:      c.OnHold,
+		Ringing:     c.State == roster.Dialing,
+		Reason:      c.Reason,
 		Version:     c.Version,
 	}
+	if speaking {
+		talking := c.Speaking
+		p.Speaking = &talking
+	}
+	return p
 }

@@ -242,7 +242,7 @@ func TestOnlineFollowsChanges(t *testing.T) {
 	if n := g.get(); n != 3 {
 		t.Errorf("online %d after three joins and a mute; want 3", n)
 	}
-	core.CallEnded(ctx, fmt.Sprintf("CA%032d", 1), 5)
+	core.CallEnded(ctx, fmt.Sprintf("CA%032d", 1), 5, "completed")
 	core.Participant(ctx, fmt.Sprintf("CA%032d", 2), leave(3))
 	if n := g.get(); n != 1 {
 		t.Errorf("online %d after two ends; want 1", n)

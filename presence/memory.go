@@ -59,8 +59,8 @@ func newMemory(size int, ttl time.Duration) *memory {
 	return &memory{calls: expirable.NewLRU[string, shown](size, nil, ttl), busy: make(map[string]*callLock)}
 }
 
-// lock takes call sid's lock and returns what lets it go.
-func (m *memory) lock(sid string) (unlock func()) {
+// lock takes call sid's lock; unlock lets it go.
+func (m *memory) lock(sid string) *callLock {
 	m.mu.Lock()
 	l := m.busy[sid]
 	if l == nil {
@@ -70,22 +70,23 @@ func (m *memory) lock(sid string) (unlock func()) {
 	l.users++
 	m.mu.Unlock()
 	l.Lock()
-	return func() {
-		l.Unlock()
-		m.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(m.busy, sid)
-		}
-		m.mu.Unlock()
+	return l
+}
+
+func (m *memory) unlock(sid string, l *callLock) {
+	l.Unlock()
+	m.mu.Lock()
+	if l.users--; l.users == 0 {
+		delete(m.busy, sid)
 	}
+	m.mu.Unlock()
 }
 
 // show runs fn with the call's lock held if version is above the last version shown of the
 // call, and remembers it as shown, with party when the event shows the call online (nil for
 // a leaves). It reports whether it ran fn.
 func (m *memory) show(sid string, version int64, party *mapper.Party, fn func()) bool {
-	unlock := m.lock(sid)
-	defer unlock()
+	defer m.unlock(sid, m.lock(sid))
 	if last, ok := m.calls.Peek(sid); ok && version <= last.version {
 		return false
 	}
@@ -98,8 +99,7 @@ func (m *memory) show(sid string, version int64, party *mapper.Party, fn func())
 // the call, and remembers nothing: for the state of a call shown to one client only. It
 // reports whether it ran fn.
 func (m *memory) current(sid string, version int64, fn func()) bool {
-	unlock := m.lock(sid)
-	defer unlock()
+	defer m.unlock(sid, m.lock(sid))
 	if !m.latest(sid, version) {
 		return false
 	}
@@ -117,8 +117,7 @@ func (m *memory) latest(sid string, version int64) bool {
 // was, and remembers it as shown leaving at version to. It reports whether it ran fn, with
 // the party as shown.
 func (m *memory) retract(sid string, was, to int64, fn func(p mapper.Party)) bool {
-	unlock := m.lock(sid)
-	defer unlock()
+	defer m.unlock(sid, m.lock(sid))
 	last, ok := m.calls.Peek(sid)
 	if !ok || last.party == nil || last.version != was {
 		return false // it left, or changed, meanwhile

@@ -2,7 +2,9 @@ package presence
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/roster"
@@ -16,28 +18,43 @@ func (c *Core) Parties(ctx context.Context, topicID string) ([]mapper.Event, err
 	}
 	events := make([]mapper.Event, 0, len(calls))
 	for _, call := range calls {
-		events = append(events, eventOf(roster.Change{Call: call, Emit: roster.EmitOnline}))
+		events = append(events, c.eventOf(roster.Change{Call: call, Emit: roster.EmitOnline}))
 	}
 	return events, nil
 }
 
-// Remove hangs up a phone party of the topic through Twilio; its leaves follows from
-// Twilio's callbacks. It returns ErrUnknownParty when the topic has no such party online.
+// Remove hangs up a phone party of the topic through Twilio (a dial-out still ringing
+// included); its leaves, whose reason is removed, follows from Twilio's callbacks. It
+// returns ErrUnknownParty when the topic has no such party. A removal under way already
+// makes no second Twilio call.
 func (c *Core) Remove(ctx context.Context, topicID, callSID string) error {
-	call, found, err := c.roster.Get(ctx, callSID)
-	if err != nil {
-		return fmt.Errorf("look up call: %w", err)
-	}
-	if !found || call.TopicID != topicID || call.State != roster.Online {
-		return ErrUnknownParty
-	}
 	if c.opts.Twilio == nil {
+		if _, err := c.party(ctx, topicID, callSID); err != nil {
+			return err
+		}
 		return fmt.Errorf("hang up: %w", ErrNoTwilio)
 	}
-	return c.opts.Twilio.Hangup(ctx, callSID)
+	_, first, err := c.roster.Removing(ctx, callSID, topicID)
+	if errors.Is(err, roster.ErrNotParty) {
+		return ErrUnknownParty
+	}
+	if err != nil || !first {
+		return err
+	}
+	if err := c.opts.Twilio.Hangup(ctx, callSID); err != nil {
+		// The call goes on: its end, when it comes, is not a removal.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if uerr := c.roster.NotRemoving(uctx, callSID); uerr != nil {
+			c.log.Error("a failed removal stays marked", "call_sid", callSID, "err", uerr)
+		}
+		return twilioError(err)
+	}
+	return nil
 }
 
-// Live returns one online event per phone party online in any topic, in its current state.
+// Live returns one online event per phone party shown in any topic (online, or a dial-out
+// ringing), in its current state.
 func (c *Core) Live(ctx context.Context) ([]mapper.Event, error) {
 	calls, err := c.roster.Store().Live(ctx)
 	if err != nil {
@@ -45,8 +62,8 @@ func (c *Core) Live(ctx context.Context) ([]mapper.Event, error) {
 	}
 	var events []mapper.Event
 	for _, call := range calls {
-		if call.State == roster.Online {
-			events = append(events, eventOf(roster.Change{Call: call, Emit: roster.EmitOnline}))
+		if call.State == roster.Online || (call.State == roster.Dialing && roster.Shown(call)) {
+			events = append(events, c.eventOf(roster.Change{Call: call, Emit: roster.EmitOnline}))
 		}
 	}
 	return events, nil

@@ -20,7 +20,17 @@ type Twilio interface {
 	Live(ctx context.Context) ([]twilioapi.Participant, error)
 	// Caller returns who placed a call: its From and the CallerName Twilio looked up.
 	Caller(ctx context.Context, callSID string) (from, callerName string, err error)
+	// CallStatus returns a call's status.
+	CallStatus(ctx context.Context, callSID string) (string, error)
+	// UpdateParticipant mutes or holds a participant (nil: unchanged).
+	UpdateParticipant(ctx context.Context, conferenceSID, callSID string, muted, hold *bool) error
+	// CreateParticipant calls a number into the conference of that friendly name and
+	// returns the call's SID.
+	CreateParticipant(ctx context.Context, conference string, d twilioapi.DialOut) (string, error)
 }
+
+// maxDialingChecks caps how many dial-outs one reconciliation asks Twilio about.
+const maxDialingChecks = 20
 
 // reconcileTimeout caps one reconciliation: Twilio's listing and the store's work.
 const reconcileTimeout = 2 * twilioapi.Timeout
@@ -89,6 +99,14 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	c.seedOnline(rctx)
 	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.name)
 	c.publish(changes...)
+	if err == nil {
+		// Dial-outs whose end was missed while they rang: not participants, so Twilio's
+		// Calls resource says.
+		var gone []roster.Change
+		gone, err = c.roster.ReconcileDialing(rctx, live, c.opts.Twilio.CallStatus, maxDialingChecks)
+		c.publish(gone...)
+		changes = append(changes, gone...)
+	}
 	c.catchUpNow(ctx)
 	retracted := 0
 	if err == nil {
@@ -121,7 +139,8 @@ func (c *Core) liveCalls(ctx context.Context) (map[string]roster.LiveCall, error
 	}
 	live := make(map[string]roster.LiveCall, len(parts))
 	for _, p := range parts {
-		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold, Since: p.Created}
+		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold,
+			Ringing: p.Status != "connected", Since: p.Created}
 	}
 	return live, nil
 }
@@ -147,8 +166,8 @@ func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCal
 		if err != nil {
 			return n, fmt.Errorf("look up shown party: %w", err)
 		}
-		if found && call.State == roster.Online {
-			continue
+		if found && (call.State == roster.Online || call.State == roster.Dialing) {
+			continue // the roster's to end (a dial-out ringing is in no conference in progress)
 		}
 		// The leaves takes the call's version in the store if that is above the one shown
 		// (another instance may have sent it: arriving later, it is dropped as stale), else
@@ -158,6 +177,7 @@ func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCal
 			atLeast = call.Version
 		}
 		if c.mem.retract(sid, shown, atLeast, func(p mapper.Party) {
+			p.Reason = mapper.ReasonLost
 			c.opts.Local.ShowLocal(mapper.Leaves(p, uuid.NewString()))
 		}) {
 			n++

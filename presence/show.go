@@ -90,7 +90,7 @@ func (c *Core) catchUp(ctx context.Context) (int, error) {
 	n := 0
 	online := make(map[string]bool, len(calls))
 	for _, call := range calls {
-		if call.State != roster.Online {
+		if call.State != roster.Online && !(call.State == roster.Dialing && roster.Shown(call)) {
 			continue
 		}
 		online[call.CallSID] = true
@@ -122,7 +122,7 @@ func (c *Core) showLocal(ch roster.Change) bool {
 	if c.mem.version(ch.Call.CallSID) >= ch.Call.Version {
 		return false // shown already, or a newer state was
 	}
-	return c.mem.show(ch.Call.CallSID, ch.Call.Version, shownParty(ch), func() {
-		c.opts.Local.ShowLocal(eventOf(ch))
+	return c.mem.show(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
+		c.opts.Local.ShowLocal(c.eventOf(ch))
 	})
 }

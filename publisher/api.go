@@ -60,3 +60,20 @@ func bearerToken(header string) string {
 	}
 	return strings.TrimSpace(token)
 }
+
+// Relay sends an event that is not a phone party's (an admin's party.removed) to every
+// subscriber of the topic on every instance.
+func (s *Server) Relay(topicID string, payload any) { s.broadcast(topicID, payload) }
+
+// Authorize checks an Authorization header's bearer token: nil claims and ErrBadToken for
+// none or a bad one (in dev mode, no token is the anonymous admin).
+func (s *Server) Authorize(header string) (*Claims, error) {
+	claims, err := s.auth.Verify(bearerToken(header))
+	if err != nil {
+		return nil, err
+	}
+	if claims == nil {
+		claims = Anonymous("dev-api")
+	}
+	return claims, nil
+}

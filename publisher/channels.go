@@ -15,7 +15,7 @@ type channel struct {
 }
 
 type channelRequest struct {
-	Channel *channel `json:"channel"`
+	Channel json.RawMessage `json:"channel"`
 }
 
 var (
@@ -25,21 +25,26 @@ var (
 	errNotGranted       = errors.New("the token does not grant this topic")
 )
 
-func decodeChannel(raw json.RawMessage) (channel, error) {
-	var req channelRequest
-	if err := json.Unmarshal(raw, &req); err != nil || req.Channel == nil || req.Channel.ID == "" {
-		return channel{}, errMalformedChannel
+// decodeChannel decodes a channel request. It also returns the channel as the client sent
+// it (nil when there was none), which a refusal echoes so that the client can match it.
+func decodeChannel(raw json.RawMessage) (channel, json.RawMessage, error) {
+	var (
+		req channelRequest
+		ch  *channel
+	)
+	if err := json.Unmarshal(raw, &req); err != nil || json.Unmarshal(req.Channel, &ch) != nil || ch == nil || ch.ID == "" {
+		return channel{}, req.Channel, errMalformedChannel
 	}
-	if len(req.Channel.ID) > maxTopicID {
-		return channel{ID: req.Channel.ID[:maxTopicID], Type: req.Channel.Type}, errTopicTooLong
+	if len(ch.ID) > maxTopicID {
+		return *ch, req.Channel, errTopicTooLong
 	}
-	if req.Channel.Type == "" {
-		req.Channel.Type = ChannelTopic
+	if ch.Type == "" {
+		ch.Type = ChannelTopic
 	}
-	if req.Channel.Type != ChannelTopic {
-		return *req.Channel, errors.New("unsupported channel type: want \"topic\"")
+	if ch.Type != ChannelTopic {
+		return *ch, req.Channel, errors.New("unsupported channel type: want \"topic\"")
 	}
-	return *req.Channel, nil
+	return *ch, req.Channel, nil
 }
 
 type channelReply struct {
@@ -47,9 +52,24 @@ type channelReply struct {
 	Error   string  `json:"error,omitempty"`
 }
 
+// failedReply is SUBSCRIBE_CHANNEL_FAILED: the channel exactly as the client sent it.
+type failedReply struct {
+	Channel json.RawMessage `json:"channel"`
+	Error   string          `json:"error"`
+}
+
+// channelFailed answers a refused channel request with SUBSCRIBE_CHANNEL_FAILED, echoing the
+// channel exactly as it was sent (an empty one when none was); it returns the payload.
+func (s *Server) channelFailed(sess *session, sent json.RawMessage, err error) []byte {
+	if len(sent) == 0 {
+		return s.emit(sess, EvSubscribeFailed, channelReply{Error: err.Error()})
+	}
+	return s.emit(sess, EvSubscribeFailed, failedReply{Channel: sent, Error: err.Error()})
+}
+
 // subscribe answers SUBSCRIBE_CHANNEL; it returns the answer's payload.
 func (s *Server) subscribe(sess *session, raw json.RawMessage) []byte {
-	ch, err := decodeChannel(raw)
+	ch, sent, err := decodeChannel(raw)
 	if err == nil && !sess.claims.Grants(ch.ID) {
 		err = errNotGranted
 	}
@@ -72,7 +92,7 @@ func (s *Server) subscribe(sess *session, raw json.RawMessage) []byte {
 	if err != nil {
 		s.obs.Refused("subscribe")
 		s.log.Info("subscribe refused", "sub", sess.claims.Subject, "reason", err.Error())
-		return s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		return s.channelFailed(sess, sent, err)
 	}
 	if fresh {
 		s.obs.Subscribed(1)
@@ -83,9 +103,9 @@ func (s *Server) subscribe(sess *session, raw json.RawMessage) []byte {
 // unsubscribe answers UNSUBSCRIBE_CHANNEL, announcing the client's leaves in the topic if it
 // had announced itself online there; it returns the answer's payload.
 func (s *Server) unsubscribe(sess *session, raw json.RawMessage) []byte {
-	ch, err := decodeChannel(raw)
+	ch, sent, err := decodeChannel(raw)
 	if err != nil {
-		return s.emit(sess, EvSubscribeFailed, channelReply{Channel: ch, Error: err.Error()})
+		return s.channelFailed(sess, sent, err)
 	}
 	sess.presence.Lock()
 	sess.mu.Lock()

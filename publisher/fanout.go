@@ -32,7 +32,7 @@ type envelope struct {
 	TopicID string          `json:"t"`
 	CallSID string          `json:"c,omitempty"`
 	Version int64           `json:"v,omitempty"`
-	Online  bool            `json:"on,omitempty"` // a phone party's online event
+	Online  bool            `json:"on,omitempty"` // a phone party's online event; read by bridges of earlier versions only
 	Payload json.RawMessage `json:"p"`
 }
 

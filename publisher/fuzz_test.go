@@ -33,7 +33,7 @@ func FuzzDecodeChannel(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		ch, err := decodeChannel(json.RawMessage(raw))
+		ch, _, err := decodeChannel(json.RawMessage(raw))
 		if err == nil && (ch.ID == "" || ch.Type != ChannelTopic) {
 			t.Errorf("accepted %q as %+v", raw, ch)
 		}

@@ -78,3 +78,81 @@ func TestPresenceSizeLimit(t *testing.T) {
 		t.Error("a request within the limit was not relayed")
 	}
 }
+
+// TestOversizedRefusalEchoes: the refusal of a SEND_PRESENCE_EVENT over 16 KiB still echoes
+// the request's topicId and loopbackMetadata, so that the client can match it (contract §3);
+// what cannot be echoed (not a string, over 16 KiB itself, not JSON) is left out, and the
+// request is refused all the same.
+func TestOversizedRefusalEchoes(t *testing.T) {
+	s, _ := newTestServer(t)
+	c := &fakeClient{id: "c"}
+	sess, _ := s.connect(c, "")
+	s.ask(sess, EvSubscribe, subscribeTo("t1"))
+	pad := strings.Repeat("x", 16<<10)
+	type echo struct {
+		TopicID          *string         `json:"topicId"`
+		Category         string          `json:"category"`
+		LoopbackMetadata json.RawMessage `json:"loopbackMetadata"`
+		Error            string          `json:"error"`
+	}
+	cases := []struct {
+		name        string
+		req         string
+		topic, loop string // "" when not echoed
+	}{
+		{"padded content", `{"loopbackMetadata":{"req":7,"tag":"a\"b"},"category":"app.event.presence.party.online","content":{"pad":"` + pad + `"},"topicId":"t1"}`,
+			"t1", `{"req":7,"tag":"a\"b"}`},
+		{"padded loopback", `{"topicId":"t1","category":"x","loopbackMetadata":"` + pad + `"}`, "t1", ""},
+		{"topic not a string", `{"topicId":["t1"],"loopbackMetadata":"req-1","content":"` + pad + `"}`, "", `"req-1"`},
+		{"not JSON", `{"topicId":"t1","loopbackMetadata":"req-1","content":"` + pad, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ack := s.ask(sess, EvSendPresence, json.RawMessage(tc.req))
+			var got echo
+			if err := json.Unmarshal(ack, &got); err != nil {
+				t.Fatalf("ack %.200s: %v", ack, err)
+			}
+			if got.Category != "media.session.invalid" || !strings.Contains(got.Error, "larger than 16384") {
+				t.Errorf("ack %.300s; want media.session.invalid, larger than 16384", ack)
+			}
+			if topic := ""; got.TopicID != nil {
+				topic = *got.TopicID
+				if topic != tc.topic {
+					t.Errorf("topicId %q; want %q", topic, tc.topic)
+				}
+			}
+			if string(got.LoopbackMetadata) != tc.loop {
+				t.Errorf("loopbackMetadata %.100s; want %s", got.LoopbackMetadata, tc.loop)
+			}
+		})
+	}
+}
+
+// TestTooLongTopicEchoed: SUBSCRIBE_CHANNEL_FAILED for a topic id over 128 characters names
+// the channel exactly as the client sent it, not cut, so that the client can match it.
+func TestTooLongTopicEchoed(t *testing.T) {
+	s, _ := newTestServer(t)
+	c := &fakeClient{id: "c"}
+	sess, _ := s.connect(c, "")
+	for _, n := range []int{129, 5000} {
+		id := strings.Repeat("t", n)
+		sent := `{"_id":"` + id + `","type":"topic","name":"Weekly"}`
+		ack := s.ask(sess, EvSubscribe, json.RawMessage(`{"channel":`+sent+`}`))
+		var got struct {
+			Channel json.RawMessage `json:"channel"`
+			Error   string          `json:"error"`
+		}
+		if err := json.Unmarshal(ack, &got); err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Channel) != sent || !strings.Contains(got.Error, "longer than 128") {
+			t.Errorf("%d characters: channel %.200s, error %q; want the channel as sent", n, got.Channel, got.Error)
+		}
+	}
+	// A refusal with no channel at all still names an (empty) channel.
+	ack := s.ask(sess, EvSubscribe, json.RawMessage(`{}`))
+	if !strings.Contains(string(ack), `"channel":{"_id":"","type":""}`) {
+		t.Errorf("no channel: %s", ack)
+	}
+}

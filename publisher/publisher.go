@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/publisher/sio"
@@ -96,8 +97,9 @@ type Server struct {
 	drain         chan struct{}  // closed by Close: sendLoop sends what is queued and returns
 	sending       sync.WaitGroup // sendLoop
 	closing       sync.Once
-	loops         sync.WaitGroup // Serve's other loops
-	requests      sync.WaitGroup // room requests answered off the read loop (see later)
+	loops         sync.WaitGroup     // Serve's other loops
+	requests      sync.WaitGroup     // room requests answered off the read loop (see later)
+	removals      singleflight.Group // hang-ups under way, by topic and call
 	log           *slog.Logger
 	obs           Observer
 
@@ -112,12 +114,16 @@ type client interface {
 	// Send queues a packet framed by eventPacket; the connection closes when its client is
 	// too far behind.
 	Send(p []byte) bool
+	// Expel ends the connection to /chat, telling the client why; the server hears its
+	// disconnect.
+	Expel(reason string)
 }
 
 // session is one room client's connection to /chat.
 type session struct {
 	conn   client
 	claims *Claims
+	expiry *time.Timer // expels the client when its token expires; nil: it never does
 
 	// presence orders this client's own online and leaves: the ones it sends and the leaves
 	// sent for it when it drops, so that a leaves is never overtaken by its online.
@@ -125,6 +131,7 @@ type session struct {
 
 	mu     sync.Mutex
 	closed bool // disconnected: it subscribes to nothing and announces nothing more
+	twilio int  // its requests waiting on Twilio
 	topics map[string]bool
 	online map[string]json.RawMessage // topics it announced itself online in: its last content
 }
@@ -181,8 +188,7 @@ func (s *Server) Serve(core Roster) {
 // Close closes every room client's connection, cancels the requests still waiting (on
 // Twilio), sends the other instances what the fan-out still holds (within drainTimeout),
 // and stops the server's loops, waiting for all of them. Events published before Close
-// thus reach the other instances' clients.
-// Close may be called more than once.
+// thus reach the other instances' clients. Close may be called more than once.
 func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.io.Close()
@@ -249,13 +255,51 @@ func (s *Server) connect(c client, token string) (*session, error) {
 	}
 	s.obs.Connected(1)
 	s.log.Debug("socket connected", "sub", claims.Subject)
-	return &session{conn: c, claims: claims, topics: make(map[string]bool), online: make(map[string]json.RawMessage)}, nil
+	sess := &session{conn: c, claims: claims, topics: make(map[string]bool), online: make(map[string]json.RawMessage)}
+	if claims.ExpiresAt != nil {
+		sess.mu.Lock() // the timer may fire before connect returns
+		sess.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), func() { s.expire(sess) })
+		sess.mu.Unlock()
+	}
+	return sess, nil
+}
+
+// errTokenExpired is why a client is expelled, and a privileged action refused, at its
+// token's exp.
+const errTokenExpired = "token expired"
+
+// expired reports whether the session's token has expired.
+func (sess *session) expired() bool {
+	exp := sess.claims.ExpiresAt
+	return exp != nil && !time.Now().Before(exp.Time)
+}
+
+// expire expels a client whose token has expired: it gets 44/chat,"token expired" and
+// 41/chat, and nothing more of /chat until it connects again with a valid token. The
+// connection's disconnect (heard from Expel) leaves its topics and announces its leaves.
+func (s *Server) expire(sess *session) {
+	sess.mu.Lock()
+	closed := sess.closed
+	sess.mu.Unlock()
+	if closed {
+		return
+	}
+	s.obs.Refused("token_expired")
+	s.log.Info("socket token expired", "sub", sess.claims.Subject)
+	sess.conn.Expel(errTokenExpired)
 }
 
 // disconnect ends a session: it leaves its topics, announcing its leaves where it was online.
 func (s *Server) disconnect(sess *session) {
 	sess.mu.Lock()
+	if sess.closed {
+		sess.mu.Unlock()
+		return
+	}
 	sess.closed = true
+	if sess.expiry != nil {
+		sess.expiry.Stop()
+	}
 	topics := sess.topics
 	sess.topics = map[string]bool{}
 	sess.mu.Unlock()
@@ -271,6 +315,12 @@ func (s *Server) disconnect(sess *session) {
 // runs on the client's read loop: a request that waits on the store or Twilio is answered
 // from a goroutine of the server's (see later).
 func (s *Server) event(sess *session, name string, arg json.RawMessage, reply func([]byte)) {
+	if sess.expired() {
+		// Its timer has not fired yet: nothing more is done for it.
+		s.expire(sess)
+		reply(nil) // sent to nobody: the client is no longer connected to /chat
+		return
+	}
 	switch name {
 	case EvSubscribe:
 		reply(s.subscribe(sess, arg))

@@ -127,7 +127,7 @@ var ok = []byte(`{"ok":true}`)
 // loop, and slow's result acknowledges it.
 func (s *Server) sendPresence(sess *session, raw json.RawMessage) (ack []byte, slow func(ctx context.Context) []byte) {
 	if len(raw) > maxPresence {
-		return s.refuse(sess, presenceRequest{}, fmt.Sprintf("request larger than %d bytes", maxPresence)), nil
+		return s.refuse(sess, echoOf(raw), fmt.Sprintf("request larger than %d bytes", maxPresence)), nil
 	}
 	req, err := decodePresence(raw)
 	if err != nil {
@@ -223,7 +223,37 @@ func (s *Server) removal(sess *session, req presenceRequest) (ack []byte, slow f
 	if s.roster == nil {
 		return s.refuse(sess, req, "removal is not available"), nil
 	}
-	return nil, func(ctx context.Context) []byte { return s.remove(ctx, sess, req, r.Attendee.Attendee) }
+	if !sess.waitOnTwilio() {
+		return s.refuse(sess, req, errTooManyWaits), nil
+	}
+	return nil, func(ctx context.Context) []byte {
+		defer sess.doneWithTwilio()
+		return s.remove(ctx, sess, req, r.Attendee.Attendee)
+	}
+}
+
+// maxTwilioWaits is how many requests of one connection may wait on Twilio at once: one
+// socket must not start unbounded work there (contract §3, Limits).
+const maxTwilioWaits = 4
+
+var errTooManyWaits = fmt.Sprintf("at most %d requests of a connection may wait on Twilio at once", maxTwilioWaits)
+
+// waitOnTwilio takes one of the session's places for a request that waits on Twilio; it
+// reports false when all are taken.
+func (sess *session) waitOnTwilio() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.twilio >= maxTwilioWaits {
+		return false
+	}
+	sess.twilio++
+	return true
+}
+
+func (sess *session) doneWithTwilio() {
+	sess.mu.Lock()
+	sess.twilio--
+	sess.mu.Unlock()
 }
 
 // remove hangs up a phone party at an admin's request. The leaves follows when Twilio
@@ -231,7 +261,17 @@ func (s *Server) removal(sess *session, req presenceRequest) (ack []byte, slow f
 func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest, callSID string) []byte {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	if err := s.roster.Remove(ctx, req.TopicID, callSID); err != nil {
+	if sess.expired() {
+		return s.refuse(sess, req, errTokenExpired) // checked when it acts, not only when asked
+	}
+	// A removal of a call whose removal is under way waits for that one's outcome instead
+	// of asking Twilio again; only the one that asked relays party.removed.
+	asked := false
+	_, err, _ := s.removals.Do(req.TopicID+"\x00"+callSID, func() (any, error) {
+		asked = true
+		return nil, s.roster.Remove(ctx, req.TopicID, callSID)
+	})
+	if err != nil {
 		reason := "could not hang up the call"
 		if errors.Is(err, mapper.ErrUnknownParty) {
 			reason = mapper.ErrUnknownParty.Error()
@@ -240,8 +280,10 @@ func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest,
 		}
 		return s.refuse(sess, req, reason)
 	}
-	s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", callSID, "by", sess.claims.Subject)
-	s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
+	if asked {
+		s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", callSID, "by", sess.claims.Subject)
+		s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
+	}
 	return ok
 }
 

@@ -133,7 +133,8 @@ type fakeClient struct {
 	packets []string
 }
 
-func (f *fakeClient) ID() string { return f.id }
+func (f *fakeClient) ID() string   { return f.id }
+func (f *fakeClient) Expel(string) {}
 func (f *fakeClient) Send(p []byte) bool {
 	f.sent++
 	f.packets = append(f.packets, string(p))

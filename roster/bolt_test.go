@@ -3,13 +3,16 @@ package roster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -373,4 +376,85 @@ func TestBoltCheckInconclusive(t *testing.T) {
 	}
 	r := openTestBolt(t, dir) // checked again (the marker is still missing), and whole
 	assertSIDs(t, "Topic(A)", topicSIDs(t, r, "A"), "CA1")
+}
+
+// TestBoltSweepInBatches: a sweep over more records than one read or one commit takes
+// deletes exactly the stale ones (tombstones past TombstoneTTL, calls routing past
+// RoutingTTL), counts them, and leaves the rest and the live index alone.
+func TestBoltSweepInBatches(t *testing.T) {
+	s, err := OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := time.Now()
+	staleN, freshN := 3*sweepScan+7, 2*sweepScan+5 // several reads, and many commits
+	fillTombstones(t, s, "0", staleN, now.Add(-2*TombstoneTTL))
+	fillTombstones(t, s, "1", freshN, now.Add(-TombstoneTTL/2))
+	put := func(sid string, st State, since time.Time) {
+		err := s.Update(ctx, sid, func(c *Call, found bool) bool {
+			c.State, c.TopicID, c.Since = st, "t1", since
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("CAold-routing", Routing, now.Add(-2*RoutingTTL))
+	put("CAnew-routing", Routing, now.Add(-time.Minute))
+	put("CAonline", Online, now.Add(-2*RoutingTTL))
+
+	n, err := s.Sweep(ctx, now)
+	if err != nil || n != staleN+1 {
+		t.Fatalf("Sweep = %d, %v; want %d, nil", n, err, staleN+1)
+	}
+	var left int
+	s.db.View(func(tx *bolt.Tx) error {
+		left = tx.Bucket(bucketCalls).Stats().KeyN
+		return nil
+	})
+	if want := freshN + 2; left != want {
+		t.Errorf("%d calls left; want %d", left, want)
+	}
+	live, err := s.Topic(ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sids []string
+	for _, c := range live {
+		sids = append(sids, c.CallSID)
+	}
+	slices.Sort(sids)
+	if want := []string{"CAnew-routing", "CAonline"}; !slices.Equal(sids, want) {
+		t.Errorf("topic holds %v; want %v", sids, want)
+	}
+	if n, err := s.Sweep(ctx, now); n != 0 || err != nil {
+		t.Errorf("second Sweep = %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestStateAndSince: the sweep's shortcut reads a stored call's state and time exactly as
+// decoding it does, whatever its text fields hold, and refuses what is not a call.
+func TestStateAndSince(t *testing.T) {
+	since := time.Date(2026, 11, 25, 10, 4, 5, 123456789, time.FixedZone("x", 3600))
+	tricky := []string{"", `"s":"online"`, `,"at":"2020-01-01T00:00:00Z"`, `\`, `{"s":"ended"}`, "Ann \u2028 Lee"}
+	for _, st := range []State{Routing, Online, Ended} {
+		for _, text := range tricky {
+			c := Call{TopicID: text, State: st, Since: since, Identity: Identity{DisplayName: text, Masked: text}}
+			v, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := stateAndSince(v)
+			if err != nil || got.State != st || !got.Since.Equal(since) {
+				t.Errorf("stateAndSince(%s) = %s %v, %v; want %s %v", v, got.State, got.Since, err, st, since)
+			}
+		}
+	}
+	for _, bad := range []string{``, `{`, `not json`, `{"s":"ended","at":"yesterday"}`} {
+		if _, err := stateAndSince([]byte(bad)); err == nil {
+			t.Errorf("stateAndSince(%q) succeeded; want an error", bad)
+		}
+	}
 }

@@ -147,7 +147,7 @@ func apply(t *testing.T, r *Roster, s step) []Change {
 		p.Leave = true
 		one(r.Participant(ctx, sid, p, fb))
 	case "end":
-		one(r.CallEnded(ctx, sid, s.seq))
+		one(r.CallEnded(ctx, sid, s.seq, "completed"))
 	case "confend":
 		returned, err = r.ConferenceEnd(ctx, "A", conf, s.seq)
 	default:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/dialin-bridge/dialin-bridge/mapper"
 )
 
 // Emit says which presence event a change calls for.
@@ -36,6 +38,8 @@ type Change struct {
 	// Fix is set by Reconcile on a change that corrects the roster: what was wrong and for
 	// how long.
 	Fix Correction
+	// Speech marks an online call's change of who is speaking, and nothing else.
+	Speech bool
 }
 
 // What reconciliation corrects (Correction.Kind).
@@ -72,7 +76,11 @@ type Participant struct {
 	Seq           int64
 	Muted         *bool // nil: unchanged
 	OnHold        *bool // nil: unchanged
+	Speaking      *bool // nil: unchanged
 	Leave         bool
+	// Reason is why a participant left, as Twilio's ReasonParticipantLeft and
+	// ParticipantCallStatus say (a mapper Reason; empty: hung_up).
+	Reason string
 }
 
 // Roster applies Twilio's callbacks to a Store and returns what each changed; it calls
@@ -168,8 +176,9 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	if over, err := r.endedAfter(ctx, p.ConferenceSID, p.Seq); err != nil || over {
 		return Change{}, true, err
 	}
+	speech := false
 	ch, err = r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
-		known = found
+		known, speech = found, false
 		if !found {
 			if fallback == nil {
 				return false, EmitNone
@@ -198,13 +207,19 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 		if p.OnHold != nil {
 			c.OnHold = *p.OnHold
 		}
+		if p.Speaking != nil {
+			c.Speaking = *p.Speaking
+		}
 		switch {
 		case p.Leave:
-			return true, r.end(c, was.State)
-		case c.State == Routing:
+			return true, r.end(c, was.State, leaveReason(was.State, p.Reason))
+		case c.State == Routing || c.State == Dialing:
 			c.State, c.Since = Online, r.now()
 			return true, EmitOnline
 		case was.Muted != c.Muted || was.OnHold != c.OnHold:
+			return true, EmitOnline
+		case was.Speaking != c.Speaking:
+			speech = true
 			return true, EmitOnline
 		}
 		return true, EmitNone
@@ -212,6 +227,7 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	if err != nil {
 		return Change{}, true, fmt.Errorf("apply participant callback: %w", err)
 	}
+	ch.Speech = speech && ch.Emit == EmitOnline
 	if ch.Emit == EmitOnline && ch.Was != Online {
 		return r.unlessEnded(ctx, sid, p, ch), true, nil
 	}
@@ -233,7 +249,7 @@ func (r *Roster) unlessEnded(ctx context.Context, sid string, p Participant, joi
 		if !takenBack {
 			return false, EmitNone
 		}
-		return true, r.end(c, Routing)
+		return true, r.end(c, Routing, mapper.ReasonConferenceEnded)
 	})
 	if err != nil || !takenBack {
 		// The conference's end (or another change) came after the join and owes its own
@@ -292,7 +308,7 @@ func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID strin
 				return false, EmitNone
 			}
 			c.ConfSeq, c.ConfSeen = seq, true
-			return true, r.end(c, c.State)
+			return true, r.end(c, c.State, mapper.ReasonConferenceEnded)
 		})
 		if err != nil {
 			return out, fmt.Errorf("end conference: %w", err)
@@ -307,13 +323,13 @@ func (r *Roster) ConferenceEnd(ctx context.Context, topicID, conferenceSID strin
 // CallEnded applies a final call status (completed, busy, failed, no-answer, canceled) from
 // the call's own status callbacks, whose sequence numbers are their own. A call the roster
 // never saw is kept as ended so that a late conference callback cannot bring it online.
-func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64) (Change, error) {
+func (r *Roster) CallEnded(ctx context.Context, sid string, seq int64, status string) (Change, error) {
 	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
 		if found && (c.State == Ended || (c.CallSeen && seq <= c.CallSeq)) {
 			return false, EmitNone
 		}
 		c.CallSeq, c.CallSeen = seq, true
-		return true, r.end(c, c.State)
+		return true, r.end(c, c.State, leaveReason(c.State, StatusReason(status)))
 	})
 	if err != nil {
 		return Change{}, fmt.Errorf("end call: %w", err)
@@ -331,7 +347,7 @@ func (r *Roster) Vanished(ctx context.Context, sid string, version int64) (Chang
 		if !found || c.State != Online || c.Version != version {
 			return false, EmitNone
 		}
-		return true, r.end(c, c.State)
+		return true, r.end(c, c.State, mapper.ReasonLost)
 	})
 	if err != nil {
 		return Change{}, fmt.Errorf("end vanished call: %w", err)
@@ -339,16 +355,54 @@ func (r *Roster) Vanished(ctx context.Context, sid string, version int64) (Chang
 	return ch, nil
 }
 
-// end moves c to Ended and says whether a leaves is owed: only for a call that was online.
-func (r *Roster) end(c *Call, was State) Emit {
+// end moves c to Ended for reason (removed if an admin removed it) and says whether a
+// leaves is owed: only for a call the room was shown (online, or a dial-out shown ringing).
+func (r *Roster) end(c *Call, was State, reason string) Emit {
 	c.State, c.Since = Ended, r.now()
-	if was == Online {
+	c.Reason = reason
+	if c.Removing {
+		c.Reason = mapper.ReasonRemoved
+	}
+	if was == Online || (was == Dialing && Shown(*c)) {
 		return EmitLeaves
 	}
 	return EmitNone
 }
 
-// Parties returns the online calls of a topic.
+// Shown reports whether a dial-out is shown to the room while it rings: Twilio said it rings
+// and the bridge has stored whom it called.
+func Shown(c Call) bool { return c.DialOut && c.Rang && c.TopicID != "" }
+
+// StatusReason is the reason a final CallStatus gives a call that never connected.
+func StatusReason(status string) string {
+	switch status {
+	case "busy":
+		return mapper.ReasonBusy
+	case "no-answer":
+		return mapper.ReasonNoAnswer
+	case "failed":
+		return mapper.ReasonFailed
+	case "canceled":
+		return mapper.ReasonCanceled
+	}
+	return mapper.ReasonHungUp
+}
+
+// leaveReason is why a call in state was left: reasons of a call that never connected apply
+// only to one still dialing; a connected call that ended otherwise hung up.
+func leaveReason(was State, reason string) string {
+	switch reason {
+	case mapper.ReasonBusy, mapper.ReasonNoAnswer, mapper.ReasonFailed, mapper.ReasonCanceled:
+		if was != Dialing {
+			return mapper.ReasonHungUp
+		}
+	case "":
+		return mapper.ReasonHungUp
+	}
+	return reason
+}
+
+// Parties returns the calls of a topic the room is shown: online, or ringing.
 func (r *Roster) Parties(ctx context.Context, topicID string) ([]Call, error) {
 	calls, err := r.store.Topic(ctx, topicID)
 	if err != nil {
@@ -356,7 +410,7 @@ func (r *Roster) Parties(ctx context.Context, topicID string) ([]Call, error) {
 	}
 	out := calls[:0]
 	for _, c := range calls {
-		if c.State == Online {
+		if c.State == Online || (c.State == Dialing && Shown(c)) {
 			out = append(out, c)
 		}
 	}

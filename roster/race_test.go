@@ -84,7 +84,7 @@ func TestExactlyOneLeaves(t *testing.T) {
 				case 0:
 					err = rec.add(r.Participant(ctx, sid, Participant{ConferenceSID: "CF1", TopicID: "A", Seq: 2, Leave: true}, nil))
 				case 1:
-					err = rec.add(r.CallEnded(ctx, sid, 5))
+					err = rec.add(r.CallEnded(ctx, sid, 5, "completed"))
 				case 2:
 					err = rec.add(r.Vanished(ctx, sid, joined.Call.Version))
 				}

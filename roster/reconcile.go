@@ -18,6 +18,9 @@ type LiveCall struct {
 	OnHold        bool
 	// Since is when Twilio created the participant (its date_created); zero when unknown.
 	Since time.Time
+	// Ringing marks a participant Twilio is still calling (queued, connecting, ringing):
+	// not in the conference yet.
+	Ringing bool
 }
 
 // ListFunc lists the calls in conferences in progress, as Twilio sees them, by CallSid.
@@ -71,7 +74,7 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (chan
 		}
 	}
 	for sid, lc := range live {
-		if online[sid] {
+		if online[sid] || lc.Ringing {
 			continue
 		}
 		ch, err := r.appear(ctx, sid, lc, nil)
@@ -114,7 +117,7 @@ func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *
 			return false, EmitNone
 		case !found:
 			c.Identity, c.TopicID = *fallback, lc.TopicID
-		case c.State != Routing:
+		case c.State != Routing && c.State != Dialing:
 			return false, EmitNone
 		}
 		if c.TopicID == "" {

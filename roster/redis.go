@@ -92,7 +92,7 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 			switch c.State {
 			case Ended:
 				ttl = TombstoneTTL
-			case Routing:
+			case Routing, Dialing:
 				ttl = RoutingTTL
 			}
 			p.Set(ctx, key, u.value, ttl)

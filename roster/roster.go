@@ -17,6 +17,7 @@ type State string
 // final and is kept as a tombstone so that late callbacks change nothing.
 const (
 	Routing State = "routing" // the incoming-call webhook saw it; not in the conference yet
+	Dialing State = "dialing" // a dial-out placed and not answered: shown ringing once Twilio says so
 	Online  State = "online"  // in the topic's conference: the room shows it
 	Ended   State = "ended"   // gone; nothing is emitted for it any more
 )
@@ -37,9 +38,19 @@ type Call struct {
 	TopicID       string `json:"t,omitempty"`
 	ConferenceSID string `json:"c,omitempty"`
 	Identity
-	State  State `json:"s"`
-	Muted  bool  `json:"mu,omitempty"`
-	OnHold bool  `json:"h,omitempty"`
+	State    State `json:"s"`
+	Muted    bool  `json:"mu,omitempty"`
+	OnHold   bool  `json:"h,omitempty"`
+	Speaking bool  `json:"sp,omitempty"`
+	// DialOut marks a call the bridge placed (its identity is the dialled party's); Rang
+	// that Twilio reported it initiated or ringing, so the room may be shown it.
+	DialOut bool `json:"do,omitempty"`
+	Rang    bool `json:"rg,omitempty"`
+	// Removing marks a call an admin asked to remove; its leaves says removed, however its
+	// end is learnt.
+	Removing bool `json:"rm,omitempty"`
+	// Reason is why an ended call left (one of mapper's Reason values).
+	Reason string `json:"rs,omitempty"`
 	// ConfSeq is the SequenceNumber of the last conference callback applied, valid when
 	// ConfSeen; CallSeq likewise for call status callbacks. The two streams are numbered
 	// independently.
@@ -101,7 +112,7 @@ func Stale(c Call, now time.Time) bool {
 	switch c.State {
 	case Ended:
 		return c.Since.Before(now.Add(-TombstoneTTL))
-	case Routing:
+	case Routing, Dialing:
 		return c.Since.Before(now.Add(-RoutingTTL))
 	}
 	return false

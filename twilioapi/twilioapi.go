@@ -147,6 +147,8 @@ type Participant struct {
 	Muted         bool
 	Hold          bool
 	Created       time.Time // when Twilio created the participant; zero when it does not say
+	// Status is Twilio's participant status: queued, connecting, ringing, connected.
+	Status string
 }
 
 // Live lists the participants of the conferences in progress, following pagination. Each
@@ -181,6 +183,7 @@ func (c *Client) Live(ctx context.Context) ([]Participant, error) {
 				Muted:         p.Muted != nil && *p.Muted,
 				Hold:          p.Hold != nil && *p.Hold,
 				Created:       created(p.DateCreated),
+				Status:        status(p.Status),
 			})
 		}
 	}
@@ -197,6 +200,13 @@ func created(s *string) time.Time {
 		return time.Time{}
 	}
 	return t
+}
+
+func status(s *string) string {
+	if s == nil {
+		return "connected"
+	}
+	return *s
 }
 
 func classify(what string, err error) error {

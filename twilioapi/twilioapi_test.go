@@ -61,15 +61,16 @@ func TestCallsEndWithTheirContext(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("error %v; want one that is context.DeadlineExceeded", err)
 			}
-			// CallerTimeout (3 s) is the shortest cap of the client's own: well under it.
-			if took < deadline || took > deadline+time.Second {
+			// CallerTimeout (3 s) is the shortest cap of the client's own: under it, with room
+			// for a busy machine.
+			if took < deadline || took > CallerTimeout-500*time.Millisecond {
 				t.Errorf("returned after %v; want at its ctx's deadline, %v", took, deadline)
 			}
 			select {
 			case req := <-abandoned:
 				t.Logf("Twilio saw %s cancelled", req)
-			case <-time.After(2 * time.Second):
-				t.Error("the request is still open at Twilio's end after the call returned")
+			case <-time.After(5 * time.Second):
+				t.Error("the request is still open at Twilio's end 5 s after the call returned")
 			}
 		})
 	}
@@ -96,12 +97,12 @@ func TestCallEndsWhenCancelled(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("error %v; want context.Canceled", err)
 		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("Live still waiting 2 s after its ctx was cancelled")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Live still waiting 5 s after its ctx was cancelled (its own cap is 10 s)")
 	}
 	select {
 	case <-abandoned:
-	case <-time.After(2 * time.Second):
+	case <-time.After(5 * time.Second):
 		t.Error("the request is still open at Twilio's end")
 	}
 }

@@ -193,6 +193,7 @@ var twilioName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_-]{0,62}[a-z0-9])?$`)
 var participantEvents = map[string]bool{
 	"participant-join": true, "participant-leave": true, "participant-mute": true,
 	"participant-unmute": true, "participant-hold": true, "participant-unhold": true,
+	"participant-speech-start": true, "participant-speech-stop": true,
 }
 
 func FuzzCallStatusParams(f *testing.F) {

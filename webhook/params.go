@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/dialin-bridge/dialin-bridge/internal/clip"
+	"github.com/dialin-bridge/dialin-bridge/mapper"
+	"github.com/dialin-bridge/dialin-bridge/roster"
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
 )
 
@@ -123,6 +125,8 @@ const (
 	evUnmute          = "participant-unmute"
 	evHold            = "participant-hold"
 	evUnhold          = "participant-unhold"
+	evSpeechStart     = "participant-speech-start"
+	evSpeechStop      = "participant-speech-stop"
 )
 
 // eventName reads a callback's event or status name: required, and shaped as Twilio names
@@ -161,6 +165,8 @@ type conference struct {
 	CallSID       string // participant-* only
 	Muted         *bool
 	OnHold        *bool
+	Speaking      *bool
+	Reason        string // participant-leave: why, as a mapper Reason ("" for hung_up)
 }
 
 func parseConference(form url.Values) (conference, error) {
@@ -178,7 +184,7 @@ func parseConference(form url.Values) (conference, error) {
 	}
 	c := conference{Event: ev, ConferenceSID: conf, TopicID: form.Get("FriendlyName"), Seq: seq}
 	switch ev {
-	case evJoin, evLeave, evMute, evUnmute, evHold, evUnhold:
+	case evJoin, evLeave, evMute, evUnmute, evHold, evUnhold, evSpeechStart, evSpeechStop:
 	default:
 		// conference-start, conference-end and the events the bridge does not act on
 		// (speech, recording, announcements, any added later) carry no participant it needs.
@@ -204,8 +210,29 @@ func parseConference(form url.Values) (conference, error) {
 		c.OnHold = &yes
 	case evUnhold:
 		c.OnHold = &no
+	case evSpeechStart:
+		c.Speaking = &yes
+	case evSpeechStop:
+		c.Speaking = &no
+	case evLeave:
+		c.Reason = leaveReason(form.Get("ReasonParticipantLeft"), form.Get("ParticipantCallStatus"))
 	}
 	return c, nil
+}
+
+// leaveReason is why a participant left, from Twilio's ReasonParticipantLeft and
+// ParticipantCallStatus: the conference ended, or a dial-out never connected; else "" (the
+// roster takes it for hung_up, or removed when an admin removed it).
+func leaveReason(reason, callStatus string) string {
+	switch reason {
+	case "conference_ended_via_api", "moderator_ended_conference":
+		return mapper.ReasonConferenceEnded
+	}
+	switch callStatus {
+	case "busy", "no-answer", "failed", "canceled":
+		return roster.StatusReason(callStatus)
+	}
+	return ""
 }
 
 // finalStatuses are the CallStatus values that end the call. Any other well-formed status
@@ -216,10 +243,11 @@ var finalStatuses = map[string]bool{
 
 // callStatus is a call status callback.
 type callStatus struct {
-	CallSID string
-	Status  string
-	Final   bool
-	Seq     int64
+	CallSID   string
+	Status    string
+	Direction string
+	Final     bool
+	Seq       int64
 }
 
 func parseCallStatus(form url.Values) (callStatus, error) {
@@ -235,5 +263,5 @@ func parseCallStatus(form url.Values) (callStatus, error) {
 	if err != nil {
 		return callStatus{}, err
 	}
-	return callStatus{CallSID: s, Status: st, Final: finalStatuses[st], Seq: seq}, nil
+	return callStatus{CallSID: s, Status: st, Direction: form.Get("Direction"), Final: finalStatuses[st], Seq: seq}, nil
 }

@@ -30,9 +30,20 @@ func (h *Handler) say(message string) *twiml.VoiceSay {
 	return &twiml.VoiceSay{Message: message, Voice: h.opts.SayVoice, Language: h.opts.SayLanguage}
 }
 
-// conferenceEvents is the statusCallbackEvent of every <Conference>: Twilio keeps the first
-// participant's, so all must carry the same.
+// conferenceCallbackEvents is the statusCallbackEvent of every <Conference>: Twilio keeps
+// the first participant's, so all must carry the same (see ConferenceEvents).
 const conferenceCallbackEvents = "start end join leave mute hold"
+
+// ConferenceEvents is the statusCallbackEvent list every join path asks for: every
+// <Conference> and every dial-out, as Twilio keeps the first participant's. speaking adds
+// the speaker event.
+func ConferenceEvents(speaking bool) []string {
+	evs := strings.Fields(conferenceCallbackEvents)
+	if speaking {
+		evs = append(evs, "speaker")
+	}
+	return evs
+}
 
 // joinTwiML puts the caller into its topic's conference.
 func (h *Handler) joinTwiML(topicID string) (string, error) {
@@ -57,7 +68,7 @@ func (h *Handler) buildJoinTwiML(topicID string) (string, error) {
 					Name:                   topicID,
 					StatusCallback:         h.opts.PublicURL + PathConference,
 					StatusCallbackMethod:   "POST",
-					StatusCallbackEvent:    conferenceCallbackEvents,
+					StatusCallbackEvent:    strings.Join(ConferenceEvents(h.opts.Speaking), " "),
 					StartConferenceOnEnter: "true",
 					EndConferenceOnExit:    "false",
 				},

@@ -38,7 +38,8 @@ var ErrBadSignature = errors.New("missing or invalid X-Twilio-Signature")
 type Core interface {
 	Admit(ctx context.Context, sid, topicID string, id roster.Identity) error
 	Participant(ctx context.Context, sid string, p roster.Participant) (bool, error)
-	CallEnded(ctx context.Context, sid string, seq int64) (bool, error)
+	CallEnded(ctx context.Context, sid string, seq int64, status string) (bool, error)
+	Ringing(ctx context.Context, sid string, seq int64) (bool, error)
 	ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64) (left int, err error)
 }
 
@@ -72,6 +73,9 @@ type Options struct {
 	// MaxCallDuration is a dial-in's <Dial timeLimit>, in whole seconds;
 	// DefaultMaxCallDuration when zero.
 	MaxCallDuration time.Duration
+	// Speaking asks every conference for speech events and applies them (DIALIN_SPEAKING);
+	// without it they are answered 204 and ignored.
+	Speaking bool
 }
 
 // Handler serves the four webhook endpoints.
@@ -231,6 +235,10 @@ func (h *Handler) conference(req request) (reply, error) {
 		log.Info("conference ended", "topic", c.TopicID, "left", left)
 		return reply{result: "ok"}, nil
 	case evJoin, evLeave, evMute, evUnmute, evHold, evUnhold:
+	case evSpeechStart, evSpeechStop:
+		if !h.opts.Speaking {
+			return reply{result: "ignored"}, nil
+		}
 	default:
 		return reply{result: "ignored"}, nil
 	}
@@ -240,7 +248,9 @@ func (h *Handler) conference(req request) (reply, error) {
 		Seq:           c.Seq,
 		Muted:         c.Muted,
 		OnHold:        c.OnHold,
+		Speaking:      c.Speaking,
 		Leave:         c.Event == evLeave,
+		Reason:        c.Reason,
 	})
 	if err != nil {
 		return reply{}, err
@@ -254,9 +264,17 @@ func (h *Handler) status(req request) (reply, error) {
 		return reply{}, err
 	}
 	if !s.Final {
-		return reply{result: "ignored"}, nil
+		// A dial-out's progress: the room is shown it ringing. Incoming calls' are ignored.
+		if s.Direction != "outbound-api" || (s.Status != "initiated" && s.Status != "ringing") {
+			return reply{result: "ignored"}, nil
+		}
+		emitted, err := h.core.Ringing(req.ctx, s.CallSID, s.Seq)
+		if err != nil {
+			return reply{}, err
+		}
+		return reply{result: result(emitted)}, nil
 	}
-	emitted, err := h.core.CallEnded(req.ctx, s.CallSID, s.Seq)
+	emitted, err := h.core.CallEnded(req.ctx, s.CallSID, s.Seq, s.Status)
 	if err != nil {
 		return reply{}, err
 	}

@@ -25,6 +25,7 @@ const envPrefix = "DIALIN"
 type rawEnv struct {
 	Dev string `split_words:"true" default:"false"`
 	PlatformEnv
+	ModerationEnv
 	ListenAddr        string `split_words:"true"`
 	PublicURL         string `split_words:"true"`
 	TwilioAccountSID  string `envconfig:"TWILIO_ACCOUNT_SID"`
@@ -77,6 +78,8 @@ type Config struct {
 	Dev bool
 	// Platform is platform mode (contract §5); zero when off.
 	Platform PlatformConfig
+	// Moderation is dial-out's and speech's (contract §6).
+	Moderation ModerationConfig
 	// ListenAddr serves webhooks, socket.io, health, metrics and the admin API on one port.
 	ListenAddr string
 	// PublicURL is what Twilio calls: signatures are checked against it, so a proxy in front
@@ -164,6 +167,7 @@ func (raw rawEnv) validate() (Config, error) {
 	}
 	c.Dev = dev
 	c.Platform = raw.PlatformEnv.validate(bad)
+	c.Moderation = raw.ModerationEnv.validate(bad)
 	if c.ListenAddr == "" {
 		c.ListenAddr = ":8080"
 		if c.Dev {

@@ -93,6 +93,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		SayVoice:          "Polly.Joanna",
 		SayLanguage:       "en-US",
 		MaxCallDuration:   4 * time.Hour,
+		Moderation:        ModerationConfig{DialOutMaxRinging: DefaultMaxRinging},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("config\n got %s\nwant %s", dump(c), dump(want))

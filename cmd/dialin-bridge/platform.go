@@ -94,3 +94,11 @@ func (p *platformMode) sinks(pub presence.Sink) []presence.Sink {
 	}
 	return []presence.Sink{pub, p.sink}
 }
+
+// relay publishes an admin's event (party.removed) into the topic's room of the platform.
+func (p *platformMode) relay(topicID string, payload any) {
+	if p == nil {
+		return
+	}
+	p.sink.Relay(topicID, payload)
+}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dialin-bridge/dialin-bridge/internal/logbuf"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
+	"github.com/dialin-bridge/dialin-bridge/moderation"
 	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/publisher"
 	"github.com/dialin-bridge/dialin-bridge/publisher/sio"
@@ -199,11 +200,14 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		Shared:   fanout != nil,
 		Memory:   cfg.MaxCallDuration + roster.TombstoneTTL,
 		Ready:    pub.Ready,
+		Speaking: cfg.Moderation.Speaking,
+		DialOut:  dialOutOptions(cfg),
 		Observer: met,
 		Log:      log,
 	})
 	pub.Serve(core)
 	defer pub.Close()
+	defer core.Close()
 
 	hooks := webhook.New(webhook.Options{
 		PublicURL:         cfg.PublicURL,
@@ -214,6 +218,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 		SayVoice:          cfg.SayVoice,
 		SayLanguage:       cfg.SayLanguage,
 		MaxCallDuration:   cfg.MaxCallDuration,
+		Speaking:          cfg.Moderation.Speaking,
 	}, core, current.Load, met, log)
 	plat.start(core)
 
@@ -224,7 +229,20 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	var webhooks inFlight
 	mux.Handle("/twilio/", webhooks.track(limits.webhookBody(hooks, webhook.MaxBody, met)))
 	mux.Handle("/socket.io/", pub.Handler())
-	mux.Handle(publisher.PathParties, pub.PartiesHandler())
+	api := http.NewServeMux()
+	api.Handle(publisher.PathParties, pub.PartiesHandler())
+	moderation.New(moderation.Options{
+		Auth: pub,
+		Core: core,
+		Relay: func(topicID string, payload any) {
+			pub.Relay(topicID, payload)
+			plat.relay(topicID, payload)
+		},
+		Observer: met,
+		Log:      log.With("component", "moderation"),
+		DialOut:  cfg.Moderation.DialOutFrom != "",
+	}).Register(api)
+	mux.Handle("/api/", moderation.CORS(cfg.AllowedOrigins, api))
 	mux.Handle("GET /metrics", met.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")

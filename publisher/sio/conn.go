@@ -18,9 +18,11 @@ type Conn struct {
 	eio  engineio.Conn
 	out  *outbox
 	join *time.Timer // closes the session if it has not connected to the namespace in time
+	held *held       // what the client sent over polling while its session upgraded
 
-	closed atomic.Bool // Close was called: the read loop ends at its next packet at the latest
-	behind atomic.Bool // disconnected for falling too far behind
+	closed  atomic.Bool // Close was called: the read loop ends at its next packet at the latest
+	behind  atomic.Bool // disconnected for falling too far behind
+	joining atomic.Bool // a CONNECT to the namespace is being handled
 
 	mu        sync.Mutex
 	connected bool // to the namespace
@@ -40,12 +42,54 @@ func (c *Conn) State() any {
 	return c.state
 }
 
-// Send queues a packet framed by EventPacket, in order with the connection's others. A
-// client too far behind is disconnected instead, and Send reports false.
+// Send queues a packet of the namespace, framed by EventPacket, in order with the
+// connection's others. Nothing is sent to a client not connected to the namespace (it left,
+// or was expelled). A client too far behind is disconnected instead, and Send reports false.
 func (c *Conn) Send(p []byte) bool {
+	c.mu.Lock()
+	if !c.connected {
+		c.mu.Unlock()
+		return true
+	}
+	ok := c.out.push(p) // under mu: nothing is queued after an expulsion's packets
+	c.mu.Unlock()
+	if ok {
+		return true
+	}
+	return c.tooFarBehind()
+}
+
+// push queues a packet whatever the client's state (the server's own: CONNECT answers and
+// refusals).
+func (c *Conn) push(p []byte) bool {
 	if c.out.push(p) {
 		return true
 	}
+	return c.tooFarBehind()
+}
+
+// Expel ends the client's connection to the namespace from the server's side, telling it
+// why: an ERROR packet with reason, then a DISCONNECT. Nothing of the namespace is sent
+// after them. The handler hears Disconnect (from the caller's goroutine); the session stays
+// open, so that the client may connect again within the join timeout.
+func (c *Conn) Expel(reason string) {
+	nsp := c.srv.opts.Namespace
+	c.mu.Lock()
+	if !c.connected {
+		c.mu.Unlock()
+		return
+	}
+	c.connected = false
+	ok := c.out.push(errorPacket(nsp, reason)) && c.out.push(prefix(typeDisconnect, nsp, 0))
+	c.mu.Unlock()
+	if !ok {
+		c.tooFarBehind()
+	}
+	c.srv.opts.Handler.Disconnect(c)
+	c.join.Reset(c.srv.opts.JoinTimeout)
+}
+
+func (c *Conn) tooFarBehind() bool {
 	// The sender may hold a lock (the presence core's, of a call): it only flags and closes;
 	// the read loop logs as it ends.
 	if c.behind.CompareAndSwap(false, true) {
@@ -63,18 +107,19 @@ func (c *Conn) Close() {
 
 // serve begins a session the engine accepted: its writer, its read loop and its join timer.
 func (s *Server) serve(ec engineio.Conn) {
-	s.ids.accepted(ec.ID())
-	c := &Conn{srv: s, eio: ec, out: newOutbox(s.opts.MaxQueue)}
+	c := &Conn{srv: s, eio: ec, out: newOutbox(s.opts.MaxQueue), held: &held{max: s.opts.MaxMessage}}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
+		s.ids.accepted(ec.ID())
 		ec.Close()
 		s.engine.Remove(ec.ID())
 		return
 	}
-	s.conns[c] = struct{}{}
+	s.conns[ec.ID()] = c
 	s.wg.Add(2)
 	s.mu.Unlock()
+	s.ids.accepted(ec.ID()) // requests held for it find it now (see ServeHTTP)
 	if s.opts.Observer != nil {
 		s.opts.Observer.Sessions(1)
 	}
@@ -87,7 +132,7 @@ func (s *Server) serve(ec engineio.Conn) {
 		defer s.wg.Done()
 		c.readLoop()
 	}()
-	c.Send([]byte{typeConnect}) // the root namespace, which socket.io 2.x connects at once
+	c.push([]byte{typeConnect}) // the root namespace, which socket.io 2.x connects at once
 }
 
 func (c *Conn) joinExpired() {
@@ -121,16 +166,18 @@ func (c *Conn) readLoop() {
 			return
 		}
 		data, err := io.ReadAll(io.LimitReader(r, int64(max)+1))
-		r.Close()
 		if err != nil {
+			r.Close()
 			return
 		}
 		if len(data) > max {
+			r.Close()
 			c.srv.refused("size")
 			return
 		}
 		p, err := parsePacket(data)
 		if err != nil {
+			r.Close()
 			reason := "packet"
 			if errors.Is(err, ErrBinary) {
 				reason = "binary"
@@ -138,7 +185,17 @@ func (c *Conn) readLoop() {
 			c.srv.refused(reason)
 			return
 		}
+		// Over polling, closing the last packet's reader answers its POST, and the client's
+		// next POST may come at once: it is capped by whether this one joined the namespace.
+		joining := p.typ == typeConnect && p.nsp == c.srv.opts.Namespace
+		if joining {
+			c.joining.Store(true)
+		}
+		r.Close()
 		c.handle(p)
+		if joining {
+			c.joining.Store(false)
+		}
 	}
 }
 
@@ -155,7 +212,9 @@ func (c *Conn) end() {
 	s := c.srv
 	s.engine.Remove(c.ID())
 	s.mu.Lock()
-	delete(s.conns, c)
+	if s.conns[c.ID()] == c {
+		delete(s.conns, c.ID())
+	}
 	s.mu.Unlock()
 	if s.opts.Observer != nil {
 		s.opts.Observer.Sessions(-1)
@@ -198,14 +257,14 @@ func (c *Conn) connect(p packet) {
 	nsp := c.srv.opts.Namespace
 	switch {
 	case p.nsp == "/":
-		c.Send([]byte{typeConnect})
+		c.push([]byte{typeConnect})
 		return
 	case p.nsp != nsp:
 		c.srv.refused("namespace")
-		c.Send(errorPacket(p.nsp, "Invalid namespace"))
+		c.push(errorPacket(p.nsp, "Invalid namespace"))
 		return
 	case c.isConnected():
-		c.Send(connectPacket(nsp)) // a repeated CONNECT keeps the connection it has
+		c.push(connectPacket(nsp)) // a repeated CONNECT keeps the connection it has
 		return
 	}
 	u := c.eio.URL()
@@ -217,15 +276,21 @@ func (c *Conn) connect(p packet) {
 	}
 	state, err := c.srv.opts.Handler.Connect(c, query)
 	if err != nil {
-		c.Send(errorPacket(nsp, err.Error()))
+		c.push(errorPacket(nsp, err.Error()))
 		return
 	}
 	c.mu.Lock()
 	c.connected, c.state = true, state
+	ok := c.out.push(connectPacket(nsp)) // before anything sent to the connected client
 	c.mu.Unlock()
+	if !ok {
+		c.tooFarBehind()
+	}
 	c.join.Stop()
-	c.Send(connectPacket(nsp))
 }
+
+// mayJoin reports whether the client has joined the namespace or is joining it now.
+func (c *Conn) mayJoin() bool { return c.joining.Load() || c.isConnected() }
 
 func (c *Conn) isConnected() bool {
 	c.mu.Lock()

@@ -11,12 +11,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,7 +24,8 @@ import (
 )
 
 // Handler is what the server tells of one namespace. Its methods run on the connection's
-// read loop, one at a time per connection: they must not wait on anything slow.
+// read loop, one at a time per connection (but see Disconnect): they must not wait on
+// anything slow.
 type Handler interface {
 	// Connect is a CONNECT to the namespace. query is the handshake's query with the
 	// CONNECT's own query over it. An error refuses the connection: the client is sent an
@@ -41,7 +39,8 @@ type Handler interface {
 	// the client did not ask for an acknowledgement, or has gone.
 	Event(c *Conn, name string, arg json.RawMessage, reply func(ack []byte))
 	// Disconnect is the end of a connected client: it left the namespace, or its session
-	// closed.
+	// closed (on the read loop), or the server expelled it (on Expel's caller's goroutine,
+	// possibly while an Event of the client runs).
 	Disconnect(c *Conn)
 }
 
@@ -66,6 +65,12 @@ type Options struct {
 	JoinTimeout time.Duration
 	// MaxMessage caps a websocket message and a polling body (1 MiB).
 	MaxMessage int
+	// MaxPreJoin caps a polling body of a session that has not joined the namespace (16 KiB):
+	// before a valid token nobody may make the server hold a megabyte.
+	MaxPreJoin int
+	// BodyTimeout is how long a polling body may take to arrive whole after its headers
+	// (30 s); a slower one is answered 408 and its connection closed.
+	BodyTimeout time.Duration
 	// MaxQueue caps the bytes waiting to be written to one client (1 MiB).
 	MaxQueue int
 	// Clients ping every PingInterval (10 s). go-socket.io drops a session that reads
@@ -82,7 +87,7 @@ type Server struct {
 	ids     *idGenerator
 
 	mu      sync.Mutex
-	conns   map[*Conn]struct{}
+	conns   map[string]*Conn // by session id
 	closing bool
 	wg      sync.WaitGroup // each connection's read loop and writer
 	opening sync.WaitGroup // requests that may begin a session (they name none)
@@ -105,13 +110,18 @@ func New(opts Options) *Server {
 	def(&opts.JoinTimeout, 30*time.Second)
 	def(&opts.PingInterval, 10*time.Second)
 	def(&opts.PingTimeout, 15*time.Second)
+	def(&opts.BodyTimeout, 30*time.Second)
 	if opts.MaxMessage == 0 {
 		opts.MaxMessage = 1 << 20
 	}
+	if opts.MaxPreJoin == 0 {
+		opts.MaxPreJoin = 16 << 10
+	}
+	opts.MaxPreJoin = min(opts.MaxPreJoin, opts.MaxMessage)
 	if opts.MaxQueue == 0 {
 		opts.MaxQueue = 1 << 20
 	}
-	s := &Server{opts: opts, conns: make(map[*Conn]struct{}), ids: &idGenerator{}}
+	s := &Server{opts: opts, conns: make(map[string]*Conn), ids: &idGenerator{}}
 	for _, o := range opts.AllowedOrigins {
 		if o == "*" {
 			s.origins = nil
@@ -156,7 +166,7 @@ func (s *Server) Close() {
 	}
 	s.closing = true
 	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
+	for _, c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
@@ -201,12 +211,14 @@ func (s *Server) originAllowed(r *http.Request) bool {
 }
 
 // ServeHTTP is the boundary in front of go-socket.io's engine: closed while shutting down,
-// origins checked, CORS answered, polling bodies capped and checked, JSONP refused.
+// origins checked, sessions looked up before anything of a request is read, CORS answered,
+// polling bodies capped, timed and checked, JSONP refused.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	sid := q.Get("sid")
 	s.mu.Lock()
 	closing := s.closing
-	if !closing && q.Get("sid") == "" {
+	if !closing && sid == "" {
 		s.opening.Add(1)
 		defer s.opening.Done()
 	}
@@ -220,10 +232,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	if sid := q.Get("sid"); sid != "" {
+	polling := q.Get("transport") == "polling"
+	var c *Conn
+	switch {
+	case sid != "":
+		// go-socket.io's engine looks the session up only after its transport has read the
+		// body (and its RequestChecker, called first, cannot look sessions up and answers
+		// 502): the lookup is made here, before a byte of the body is read.
 		s.ids.await(r.Context(), sid, handOverWait)
+		if c = s.lookup(sid); c == nil {
+			s.refused("session")
+			refuseUnread(w, r, http.StatusBadRequest, "unknown session")
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), connKey{}, c))
+	case polling && r.Method != http.MethodGet && r.Method != http.MethodOptions:
+		// An Engine.IO session begins with a GET, whose answer carries the handshake. The
+		// engine would begin one for any request, and a session whose handshake it cannot
+		// answer stays "opening" until its ping timeout, holding up Close.
+		s.refused("handshake")
+		refuseUnread(w, r, http.StatusBadRequest, "a session begins with a GET")
+		return
 	}
-	if q.Get("transport") != "polling" {
+	if !polling {
 		s.engine.ServeHTTP(w, r)
 		return
 	}
@@ -244,7 +275,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "JSONP polling is not supported", http.StatusBadRequest)
 		return
 	case r.Method == http.MethodPost:
-		if !s.checkPollingBody(w, r) {
+		if !s.checkPollingBody(w, r, c) {
 			return
 		}
 	}
@@ -253,35 +284,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.engine.ServeHTTP(g, r)
 }
 
-// checkPollingBody reads a polling body, capped whatever its type, and puts back the
-// checked text payload. It answers the refusal itself and reports false.
-func (s *Server) checkPollingBody(w http.ResponseWriter, r *http.Request) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(s.opts.MaxMessage)))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.refused("size")
-			http.Error(w, "payload too large", http.StatusRequestEntityTooLarge)
-		} else {
-			http.Error(w, "could not read the payload", http.StatusBadRequest)
-		}
-		return false
-	}
-	payload, err := canonicalPayload(body, isBinaryPayload(r.Header.Get("Content-Type")))
-	if err != nil {
-		reason := "packet"
-		if errors.Is(err, ErrBinary) {
-			reason = "binary"
-		}
-		s.refused(reason)
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return false
-	}
-	r.Body = io.NopCloser(strings.NewReader(string(payload)))
-	r.ContentLength = int64(len(payload))
-	r.Header.Set("Content-Length", strconv.Itoa(len(payload)))
-	r.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-	return true
+// connKey keys the session a request names in its context, for the transports.
+type connKey struct{}
+
+// connOf is the session a request names, as ServeHTTP found it; nil for a handshake.
+func connOf(r *http.Request) *Conn {
+	c, _ := r.Context().Value(connKey{}).(*Conn)
+	return c
+}
+
+// lookup returns the open session with id sid, or nil.
+func (s *Server) lookup(sid string) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[sid]
 }
 
 // handOverWait bounds how long a request waits for its session to be handed over.

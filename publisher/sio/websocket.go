@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/googollee/go-socket.io/engineio/frame"
@@ -48,6 +49,11 @@ func (t *wsTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.
 	// gorilla/websocket closes the connection on a larger message, before reading it whole.
 	ws.SetReadLimit(t.maxMessage)
 	c := &wsConn{ws: ws, cork: h.conn, url: *r.URL, header: r.Header, closed: make(chan struct{}), refused: t.refused}
+	if sc := connOf(r); sc != nil {
+		c.held = sc.held // an upgrade: what the client sent over polling meanwhile comes first
+	} else {
+		c.opening = true
+	}
 	frames := wsFrames{c}
 	c.FrameReader = eiopacket.NewDecoder(frames)
 	c.FrameWriter = eiopacket.NewEncoder(frames)
@@ -179,9 +185,33 @@ type wsConn struct {
 
 	refused func(reason string)
 
+	// held, for an upgrade, are the packets the client sent over polling while upgrading;
+	// once the upgrade packet is read, they are read before the websocket's own.
+	held     *held
+	upgraded atomic.Bool
+	// opening: a handshake whose first frame (the handshake's answer) is not yet written.
+	// go-socket.io's engine never hands over, nor forgets, a session whose handshake answer
+	// failed to be written, and Close would wait for it; so that write cannot fail here, and
+	// a broken connection is found by the session's reader instead.
+	opening bool
+
 	rmu, wmu  sync.Mutex // one reader, one writer at a time, as gorilla/websocket requires
 	closed    chan struct{}
 	closeOnce sync.Once
+}
+
+// NextReader reads the next packet: once upgraded, the held ones first.
+func (c *wsConn) NextReader() (frame.Type, eiopacket.Type, io.ReadCloser, error) {
+	if c.held != nil && c.upgraded.Load() {
+		if ft, pt, r, ok := c.held.next(); ok {
+			return ft, pt, r, nil
+		}
+	}
+	ft, pt, r, err := c.FrameReader.NextReader()
+	if err == nil && pt == eiopacket.UPGRADE {
+		c.upgraded.Store(true)
+	}
+	return ft, pt, r, err
 }
 
 func (c *wsConn) URL() url.URL              { return c.url }
@@ -237,12 +267,17 @@ func (f wsFrames) NextWriter(ft frame.Type) (io.WriteCloser, error) {
 		return nil, transport.ErrInvalidFrame
 	}
 	f.c.wmu.Lock()
+	opening := f.c.opening
+	f.c.opening = false
 	w, err := f.c.ws.NextWriter(t)
 	if err != nil {
 		f.c.wmu.Unlock()
+		if opening {
+			return discardCloser{}, nil
+		}
 		return nil, err
 	}
-	return &frameWriter{w: w, mu: &f.c.wmu}, nil
+	return &frameWriter{w: w, mu: &f.c.wmu, quiet: opening}, nil
 }
 
 // drainCloser reads the rest of a frame when closed.
@@ -255,12 +290,19 @@ func (d drainCloser) Close() error {
 
 // frameWriter holds the connection's writer until closed.
 type frameWriter struct {
-	w    io.WriteCloser
-	mu   *sync.Mutex
-	done bool
+	w     io.WriteCloser
+	mu    *sync.Mutex
+	done  bool
+	quiet bool // the handshake's answer: errors are left to the reader to find
 }
 
-func (w *frameWriter) Write(p []byte) (int, error) { return w.w.Write(p) }
+func (w *frameWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if w.quiet {
+		return len(p), nil
+	}
+	return n, err
+}
 
 func (w *frameWriter) Close() error {
 	if w.done {
@@ -268,5 +310,15 @@ func (w *frameWriter) Close() error {
 	}
 	w.done = true
 	defer w.mu.Unlock()
-	return w.w.Close()
+	err := w.w.Close()
+	if w.quiet {
+		return nil
+	}
+	return err
 }
+
+// discardCloser takes a frame that cannot be written.
+type discardCloser struct{}
+
+func (discardCloser) Write(p []byte) (int, error) { return len(p), nil }
+func (discardCloser) Close() error                { return nil }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -293,4 +294,78 @@ func TestBrowserOriginRefused(t *testing.T) {
 	if got := br.call(map[string]any{"op": "eval", "page": "other", "js": "socket.connected"}); string(got.Value) != "false" {
 		t.Errorf("the other origin's socket.connected = %s; want false", got.Value)
 	}
+}
+
+// apiFetch is JavaScript that calls the bridge's API from the page with fetch, as a web app
+// would: a cross-origin PATCH or DELETE with a bearer token and a JSON body, which the browser
+// sends only after a preflight the bridge allows. It yields "status body", or "refused …".
+func apiFetch(method, url, tok, body string) string {
+	init := fmt.Sprintf(`{method: %q, headers: {"Authorization": "Bearer " + %q, "Content-Type": "application/json"}`, method, tok)
+	if body != "" {
+		init += fmt.Sprintf(`, body: %q`, body)
+	}
+	init += "}"
+	return fmt.Sprintf(`fetch(%q, %s).then(async r => r.status + " " + await r.text(), e => "refused " + e)`, url, init)
+}
+
+// TestBrowserModerates: a moderator's page on another origin, in a real chromium, mutes and
+// then removes a phone party through the bridge's API: the browser's preflight is allowed,
+// the PATCH and DELETE reach Twilio (the stand-in), and the room page shows the party leave.
+// A page on an origin the bridge does not allow is refused by its preflight, and Twilio gets
+// nothing from it.
+func TestBrowserModerates(t *testing.T) {
+	t.Parallel()
+	allowedApp, otherApp := appServer(t), appServer(t)
+	b, sim := simBridge(t, map[string]string{"DIALIN_ALLOWED_ORIGINS": allowedApp.URL})
+
+	// The preflight as chromium sends it, seen on the wire.
+	req, _ := http.NewRequest(http.MethodOptions, b.URL+"/api/topics/"+topicA+"/parties/"+callSID(1), nil)
+	req.Header.Set("Origin", allowedApp.URL)
+	req.Header.Set("Access-Control-Request-Method", "PATCH")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := resp.Header
+	if resp.StatusCode != 204 || h.Get("Access-Control-Allow-Origin") != allowedApp.URL || h.Get("Access-Control-Allow-Credentials") != "true" ||
+		h.Get("Access-Control-Allow-Methods") != "GET, POST, PATCH, DELETE" || h.Get("Access-Control-Allow-Headers") != "Authorization, Content-Type" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, h)
+	}
+
+	br := startBrowser(t)
+	br.open("room", roomPage(allowedApp, b, "ann", topicA))
+	br.wait("room", "subscription", fmt.Sprintf(stateIs, "subscribed"), 15*time.Second)
+	br.open("other", otherApp.URL+"/room")
+	sid, err := sim.DialIn(context.Background(), knownCaller, numA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br.party("room", sid, "online")
+
+	party := b.URL + partyPath(topicA, sid)
+	tok := token("mod-1", "admin", topicA)
+	r := br.call(map[string]any{"op": "eval", "page": "other", "js": apiFetch("PATCH", party, tok, `{"muted":true}`)})
+	if got := string(r.Value); !strings.Contains(got, "refused") {
+		t.Errorf("a page on an origin not allowed: %s; want the fetch refused", got)
+	}
+	r = br.call(map[string]any{"op": "eval", "page": "room", "js": apiFetch("PATCH", party, tok, `{"muted":true}`)})
+	var got string
+	json.Unmarshal(r.Value, &got)
+	if !strings.HasPrefix(got, "202 ") || !strings.Contains(got, `"muted":true`) {
+		t.Fatalf("PATCH from the page: %s %s", r.Value, r.Error)
+	}
+	if n := len(sim.RequestsTo("POST", "/Participants/"+sid+".json")); n != 1 {
+		t.Errorf("Twilio got %d participant updates; want 1 (the allowed page's)", n)
+	}
+	if muted, _, _, _ := sim.Participant(sid); !muted {
+		t.Error("the party is not muted at Twilio")
+	}
+	r = br.call(map[string]any{"op": "eval", "page": "room", "js": apiFetch("DELETE", party, tok, "")})
+	json.Unmarshal(r.Value, &got)
+	if !strings.HasPrefix(got, "202 ") {
+		t.Fatalf("DELETE from the page: %s %s", r.Value, r.Error)
+	}
+	br.party("room", sid, "left")
 }

@@ -25,6 +25,9 @@ type fakeTwilio struct {
 	delay    time.Duration        // how long each answer waits
 	hangups  []string             // CallSids hung up
 	callers  map[string][2]string // CallSid → From, CallerName (Calls/{Sid}.json)
+	// updating is how many POSTs to Calls/{Sid}.json are being answered; mostUpdating the
+	// most there ever were at once.
+	updating, mostUpdating int
 }
 
 type fakeConf struct {
@@ -128,6 +131,16 @@ func (f *fakeTwilio) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r.Method+" "+r.URL.RequestURI()+" "+r.PostForm.Encode())
 	failing, delay := f.failing, f.delay
+	update := r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/Calls/")
+	if update {
+		f.updating++
+		f.mostUpdating = max(f.mostUpdating, f.updating)
+		defer func() {
+			f.mu.Lock()
+			f.updating--
+			f.mu.Unlock()
+		}()
+	}
 	f.mu.Unlock()
 	time.Sleep(delay)
 	if user, pass, ok := r.BasicAuth(); !ok || user != accountID || pass != authToken {
