@@ -83,8 +83,25 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 			return err
 		}
 		u, err := updateCall(sid, stored, fn)
-		if err != nil || !u.save {
+		if err != nil {
 			return err
+		}
+		if !u.save {
+			if !u.found || r.replicas == 0 {
+				return nil
+			}
+			// Nothing to change (a repeated callback): the change it repeats may be one
+			// answered 503 because too few replicas held it. Write the call back as it is
+			// (same value, same expiry) and wait for the replicas, so that this answer too
+			// is given only once they hold it.
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.SetArgs(ctx, key, stored, redis.SetArgs{KeepTTL: true})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return r.waitReplicas(ctx, tx)
 		}
 		before, c := u.before, u.after
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -110,16 +127,7 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 		if err != nil || r.replicas == 0 {
 			return err
 		}
-		// WAIT on the connection that wrote: it returns once that many replicas hold this
-		// connection's writes, or at the timeout with how many do.
-		n, err := tx.Wait(ctx, r.replicas, ReplicaTimeout).Result()
-		if err != nil {
-			return fmt.Errorf("wait for replicas: %w", err)
-		}
-		if n < int64(r.replicas) {
-			return fmt.Errorf("%w: %d of %d in %v", ErrNotReplicated, n, r.replicas, ReplicaTimeout)
-		}
-		return nil
+		return r.waitReplicas(ctx, tx)
 	}
 	for i := 0; i < maxTxRetries; i++ {
 		err := r.rdb.Watch(ctx, txf, key)
@@ -128,6 +136,19 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 		}
 	}
 	return fmt.Errorf("update call %s: too much contention", sid)
+}
+
+// waitReplicas sends WAIT on the connection that wrote: it returns once r.replicas replicas
+// hold this connection's writes, or at the timeout with how many do.
+func (r *Redis) waitReplicas(ctx context.Context, tx *redis.Tx) error {
+	n, err := tx.Wait(ctx, r.replicas, ReplicaTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("wait for replicas: %w", err)
+	}
+	if n < int64(r.replicas) {
+		return fmt.Errorf("%w: %d of %d in %v", ErrNotReplicated, n, r.replicas, ReplicaTimeout)
+	}
+	return nil
 }
 
 // Get implements Store.

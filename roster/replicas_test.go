@@ -64,7 +64,8 @@ func startRedisServer(t *testing.T, master string) (string, *exec.Cmd) {
 // TestRedisMinReplicas: with DIALIN_REDIS_MIN_REPLICAS=1, a change returns once the replica
 // holds it (read from the replica), and a change the replica cannot acknowledge in time (the
 // replica frozen) fails with ErrNotReplicated after about ReplicaTimeout, so that the webhook
-// answers 503 and Twilio sends it again.
+// answers 503 and Twilio sends it again; the repeat, which changes nothing, is acknowledged
+// only once the replica holds the call too.
 func TestRedisMinReplicas(t *testing.T) {
 	master, _ := startRedisServer(t, "")
 	replica, replicaCmd := startRedisServer(t, master)
@@ -97,7 +98,26 @@ func TestRedisMinReplicas(t *testing.T) {
 	if took < ReplicaTimeout-100*time.Millisecond || took > ReplicaTimeout+2*time.Second {
 		t.Errorf("failing took %v, want about %v", took, ReplicaTimeout)
 	}
+	// Twilio sends it again while the replica is still frozen: the call is stored (the master
+	// took it) and the repeat changes nothing, but it is not acknowledged either.
+	unchanged := func(c *Call, found bool) bool {
+		if !found {
+			t.Error("the master does not hold the call it took")
+		}
+		return false
+	}
+	if err := s.Update(ctx, "CA2", unchanged); !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("a repeat that changes nothing, with a frozen replica = %v, want ErrNotReplicated", err)
+	}
 	replicaCmd.Process.Signal(syscall.SIGCONT)
+	// Once the replica answers, the repeat is acknowledged, and the replica holds the call
+	// with its expiry (a routing call's).
+	if err := s.Update(ctx, "CA2", unchanged); err != nil {
+		t.Fatalf("the repeat with the replica back: %v", err)
+	}
+	if ttl, err := rc.TTL(ctx, "wait:call:CA2").Result(); err != nil || ttl <= 0 || ttl > RoutingTTL {
+		t.Errorf("the replica holds the repeated call with TTL %v (%v); want the routing call's", ttl, err)
+	}
 
 	// Without replicas asked for, the same store acknowledges at once.
 	s0, err := OpenRedis("redis://"+master+"/0", "wait:", 0)
