@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,8 +16,19 @@ import (
 )
 
 // claimTTL is how long a request's claim lasts: longer than any instance takes to see the
-// request, so that exactly one instance answers it.
-const claimTTL = time.Minute
+// request, so that exactly one instance answers it, and short enough that the same client
+// asking again later (after a reconnect, say) is answered again (contract §5).
+const claimTTL = 5 * time.Second
+
+// maxClaimID bounds an event _id used as a claim's key; a longer one is hashed.
+const maxClaimID = 128
+
+// How many requests are answered at once: a request.parties reads the store, a removal
+// waits on Twilio (up to requestTimeout), and neither kind waits behind the other.
+const (
+	partiesWorkers = 16
+	removalWorkers = 4
+)
 
 // requestTimeout caps the work one request causes (a Twilio hang-up included).
 const requestTimeout = 15 * time.Second
@@ -104,13 +116,27 @@ func (s *Sink) heard(b []byte) {
 		s.o.Observer.Ignored("malformed")
 		return
 	}
-	sum := sha256.Sum256(b)
-	r := request{claim: hex.EncodeToString(sum[:]), topicID: topic, category: m.Event.Category, attendee: m.Event.Attendee}
+	r := request{claim: claimOf(m, b), topicID: topic, category: m.Event.Category, attendee: m.Event.Attendee}
+	queue := s.parties
+	if r.category == mapper.CategoryRemoved {
+		queue = s.removals
+	}
 	select {
-	case s.requests <- r:
+	case queue <- r:
 	default:
 		s.o.Observer.Ignored("busy")
 	}
+}
+
+// claimOf identifies a broadcast request alike on every instance: by its event's _id when it
+// has one, else by a hash of the whole message. Two requests with the same _id are one
+// request (the platform broadcast it once; a client asking again sends a new _id).
+func claimOf(m Message, raw []byte) string {
+	if id := m.Event.ID; id != "" && len(id) <= maxClaimID {
+		return "id:" + id
+	}
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // topicOf is the one topic whose room the message went to. A message to several rooms, or
@@ -126,18 +152,31 @@ func (s *Sink) topicOf(m Message) (string, bool) {
 	return topic, true
 }
 
-// answer answers the platform's requests, one at a time.
+// answer answers the platform's requests, several at a time: request.parties and removals
+// each have their own workers, so that hang-ups waiting on Twilio never hold up answers.
 func (s *Sink) answer(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case r := <-s.requests:
-			rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-			s.handle(rctx, r)
-			cancel()
+	var wg sync.WaitGroup
+	work := func(queue <-chan request, n int) {
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case r := <-queue:
+						rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+						s.handle(rctx, r)
+						cancel()
+					}
+				}
+			}()
 		}
 	}
+	work(s.parties, partiesWorkers)
+	work(s.removals, removalWorkers)
+	wg.Wait()
 }
 
 func (s *Sink) handle(ctx context.Context, r request) {
@@ -146,7 +185,8 @@ func (s *Sink) handle(ctx context.Context, r request) {
 		return
 	}
 	// Every instance hears the broadcast; the one that claims it first answers.
-	won, err := s.o.Redis.SetNX(ctx, "dialin-bridge:platform-claim:"+r.claim, s.uid, claimTTL).Result()
+	claim := "dialin-bridge:platform-claim:" + s.o.Key + "#" + s.o.Namespace + "#" + r.claim
+	won, err := s.o.Redis.SetNX(ctx, claim, s.uid, claimTTL).Result()
 	switch {
 	case err != nil:
 		s.o.Observer.Lost("claim")

@@ -96,7 +96,8 @@ type Sink struct {
 	ros Roster // from Run
 
 	queue    chan item
-	requests chan request
+	parties  chan request // request.parties waiting to be answered
+	removals chan request // removals waiting to be handled
 	// recovered wakes the writer to publish every party again.
 	recovered chan time.Duration
 
@@ -142,7 +143,8 @@ func New(o Options) *Sink {
 		o:         o,
 		uid:       uidPrefix + uuid.NewString(),
 		queue:     make(chan item, queueSize),
-		requests:  make(chan request, 256),
+		parties:   make(chan request, 4096), // a burst of 1000 in a second is answered whole
+		removals:  make(chan request, 256),
 		recovered: make(chan time.Duration, 1),
 		missed:    make(map[string]mapper.Event),
 	}

@@ -44,6 +44,7 @@ type fakeRoster struct {
 	live    []mapper.Event
 	removed []string
 	shown   map[string]int64
+	slow    chan struct{} // when set, Remove waits for it to close (Twilio taking its time)
 }
 
 func (f *fakeRoster) Live(context.Context) ([]mapper.Event, error) {
@@ -74,7 +75,14 @@ func (f *fakeRoster) Parties(_ context.Context, topic string) ([]mapper.Event, e
 	return f.parties[topic], nil
 }
 
-func (f *fakeRoster) Remove(_ context.Context, topic, sid string) error {
+func (f *fakeRoster) Remove(ctx context.Context, topic, sid string) error {
+	if f.slow != nil {
+		select {
+		case <-f.slow:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, ev := range f.parties[topic] {
@@ -120,7 +128,7 @@ func listenAll(t *testing.T, rdb redis.UniversalClient, key string) <-chan Messa
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ps.Close() })
-	out := make(chan Message, 100)
+	out := make(chan Message, 4096)
 	go func() {
 		for m := range ps.Channel() {
 			if msg, err := Decode([]byte(m.Payload)); err == nil && msg.UID != "node" {

@@ -142,3 +142,55 @@ func TestCatchUpOnResubscribe(t *testing.T) {
 		}
 	}
 }
+
+// TestCatchUpShowsOnlyChanges: a change that owed no event (an admin's removal under way)
+// moves the call's version on in the store; the catch-up shows nothing for it, as the
+// party's state did not change.
+func TestCatchUpShowsOnlyChanges(t *testing.T) {
+	ctx := context.Background()
+	store := roster.NewMemory()
+	clients := &localSink{}
+	b := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t),
+		Sinks: []presence.Sink{clients}, Local: clients, Shared: true})
+	sid := "CA00000000000000000000000000000003"
+	b.Admit(ctx, sid, topic, roster.Identity{DisplayName: "Cy"})
+	if _, err := b.Participant(ctx, sid, join(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, first, err := roster.New(store).Removing(ctx, sid, topic); err != nil || !first {
+		t.Fatalf("Removing: first %v, err %v", first, err)
+	}
+	b.ReconcileOnce(ctx)
+	if _, n := clients.last(sid); n != 1 {
+		t.Errorf("the clients were shown %d events; want the join alone", n)
+	}
+}
+
+// TestCatchUpLeavesOwnPublication: this instance stored a change and has not published it
+// yet when its catch-up shows it to its own clients; the publication still reaches every
+// sink (the fan-out, the platform), not only this instance's clients.
+func TestCatchUpLeavesOwnPublication(t *testing.T) {
+	ctx := context.Background()
+	store := &lateStore{Store: roster.NewMemory(), late: make(chan struct{}), wait: make(chan struct{})}
+	sinks := &recordingSink{}
+	clients := &localSink{}
+	core := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t),
+		Sinks: []presence.Sink{sinks}, Local: clients, Shared: true})
+	sid := "CA00000000000000000000000000000004"
+	core.Admit(ctx, sid, topic, roster.Identity{DisplayName: "Di"})
+	joined := make(chan struct{})
+	go func() {
+		defer close(joined)
+		core.Participant(ctx, sid, join(1))
+	}()
+	<-store.late
+	core.ReconcileOnce(ctx)
+	if ev, n := clients.last(sid); n != 1 || ev.Category != mapper.CategoryOnline {
+		t.Fatalf("the catch-up showed %d events; want the join stored a moment ago", n)
+	}
+	close(store.wait)
+	<-joined
+	if evs := sinks.byCall()[sid]; len(evs) != 1 || evs[0].Category != mapper.CategoryOnline {
+		t.Errorf("the sinks got %d events; want the join, published after the catch-up showed it", len(evs))
+	}
+}

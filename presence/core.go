@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
@@ -102,16 +103,17 @@ type Options struct {
 
 // Core is the presence core.
 type Core struct {
-	opts    Options
-	roster  *roster.Roster
-	obs     Observer
-	log     *slog.Logger
-	mem     *memory
-	catchup chan struct{} // a catch-up from the store is due (see Resubscribed)
-	online  atomic.Int64  // phone parties online (see Online)
-	ready   atomic.Bool   // the first reconciliation ran
-	speech  speech        // the limit on speaking changes
-	dials   dials         // dial-outs being placed, by topic
+	opts     Options
+	roster   *roster.Roster
+	obs      Observer
+	log      *slog.Logger
+	mem      *memory
+	catchup  chan struct{}      // a catch-up from the store is due (see Resubscribed)
+	online   atomic.Int64       // phone parties online (see Online)
+	ready    atomic.Bool        // the first reconciliation ran
+	speech   speech             // the limit on speaking changes
+	dials    dials              // dial-outs being placed, by topic
+	removals singleflight.Group // hang-ups waiting on Twilio, by topic and call
 }
 
 // New returns a core.
@@ -233,7 +235,7 @@ func (c *Core) publishNow(ch roster.Change) {
 		return
 	}
 	ev := c.eventOf(ch)
-	if !c.mem.show(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
+	if !c.mem.publish(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
 		for _, s := range c.opts.Sinks {
 			s.Publish(ev)
 		}
@@ -241,7 +243,11 @@ func (c *Core) publishNow(ch roster.Change) {
 		c.log.Debug("change overtaken by a newer one of the call; not published", "call_sid", ch.Call.CallSID, "version", ch.Call.Version)
 		return
 	}
-	c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID, "reason", ev.Content.Reason)
+	if ev.Content.Reason != "" {
+		c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID, "reason", ev.Content.Reason)
+	} else {
+		c.log.Info("presence", "category", ev.Category, "call_sid", ch.Call.CallSID, "topic", ch.Call.TopicID)
+	}
 	c.obs.Emitted(ev.Category)
 }
 

@@ -43,6 +43,10 @@ type memory struct {
 type shown struct {
 	version int64
 	party   *mapper.Party // the party as shown online; nil when the last event was a leaves
+	// local: shown to this instance's clients alone, from the store (a catch-up or a
+	// retraction), not published. This instance's own publication of the same version (a
+	// change it stored and had not yet published) must still reach every sink.
+	local bool
 }
 
 type callLock struct {
@@ -82,9 +86,24 @@ func (m *memory) unlock(sid string, l *callLock) {
 	m.mu.Unlock()
 }
 
+// publish runs fn with the call's lock held if version is above the last version shown of
+// the call (or equal to it, if that was shown only locally: see shown.local), and
+// remembers it as shown, with party when the event shows the call online (nil for a
+// leaves). It is for this instance's own changes, handed to every sink. It reports whether
+// it ran fn.
+func (m *memory) publish(sid string, version int64, party *mapper.Party, fn func()) bool {
+	defer m.unlock(sid, m.lock(sid))
+	if last, ok := m.calls.Peek(sid); ok && (version < last.version || version == last.version && !last.local) {
+		return false
+	}
+	m.calls.Add(sid, shown{version: version, party: party})
+	fn()
+	return true
+}
+
 // show runs fn with the call's lock held if version is above the last version shown of the
-// call, and remembers it as shown, with party when the event shows the call online (nil for
-// a leaves). It reports whether it ran fn.
+// call, and remembers it as shown: for an event another instance published. It reports
+// whether it ran fn.
 func (m *memory) show(sid string, version int64, party *mapper.Party, fn func()) bool {
 	defer m.unlock(sid, m.lock(sid))
 	if last, ok := m.calls.Peek(sid); ok && version <= last.version {
@@ -93,6 +112,34 @@ func (m *memory) show(sid string, version int64, party *mapper.Party, fn func())
 	m.calls.Add(sid, shown{version: version, party: party})
 	fn()
 	return true
+}
+
+// catchUp runs fn with the call's lock held if version, read from the store, is above the
+// last version shown of the call and shows something else than was shown: a change that
+// owed no event (an admin's removal under way, say) also moves the call's version on, and
+// is remembered without being shown. It remembers the version as shown locally. It reports
+// whether it ran fn.
+func (m *memory) catchUp(sid string, version int64, party *mapper.Party, fn func()) bool {
+	defer m.unlock(sid, m.lock(sid))
+	last, ok := m.calls.Peek(sid)
+	if ok && version <= last.version {
+		return false
+	}
+	m.calls.Add(sid, shown{version: version, party: party, local: true})
+	if ok && last.party != nil && party != nil && sameParty(*last.party, *party) {
+		return false
+	}
+	fn()
+	return true
+}
+
+// sameParty reports whether two online events of a call show the same state.
+func sameParty(a, b mapper.Party) bool {
+	if (a.Speaking == nil) != (b.Speaking == nil) || a.Speaking != nil && *a.Speaking != *b.Speaking {
+		return false
+	}
+	a.Speaking, b.Speaking, a.Version, b.Version = nil, nil, 0, 0
+	return a == b
 }
 
 // current runs fn with the call's lock held unless a version above version was shown of
@@ -122,7 +169,7 @@ func (m *memory) retract(sid string, was, to int64, fn func(p mapper.Party)) boo
 	if !ok || last.party == nil || last.version != was {
 		return false // it left, or changed, meanwhile
 	}
-	m.calls.Add(sid, shown{version: max(to, was+1)})
+	m.calls.Add(sid, shown{version: max(to, was+1), local: true})
 	fn(*last.party)
 	return true
 }

@@ -122,7 +122,7 @@ func (c *Core) showLocal(ch roster.Change) bool {
 	if c.mem.version(ch.Call.CallSID) >= ch.Call.Version {
 		return false // shown already, or a newer state was
 	}
-	return c.mem.show(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
+	return c.mem.catchUp(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
 		c.opts.Local.ShowLocal(c.eventOf(ch))
 	})
 }

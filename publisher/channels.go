@@ -80,12 +80,11 @@ func (s *Server) subscribe(sess *session, raw json.RawMessage) []byte {
 		sess.mu.Lock()
 		switch {
 		case sess.closed:
-		case !sess.topics[ch.ID] && len(sess.topics) >= maxSubscriptions:
+		case !sess.topics.has(keyOf(ch.ID)) && len(sess.topics) >= maxSubscriptions:
 			err = errTooManyTopics
 		default:
-			fresh = !sess.topics[ch.ID]
-			sess.topics[ch.ID] = true
-			s.index(ch.ID, sess, true)
+			fresh = sess.topics.add(keyOf(ch.ID))
+			s.index(keyOf(ch.ID), sess, true)
 		}
 		sess.mu.Unlock()
 	}
@@ -109,12 +108,11 @@ func (s *Server) unsubscribe(sess *session, raw json.RawMessage) []byte {
 	}
 	sess.presence.Lock()
 	sess.mu.Lock()
-	was := sess.topics[ch.ID]
-	delete(sess.topics, ch.ID)
+	was := sess.topics.remove(keyOf(ch.ID))
 	last, announced := sess.online[ch.ID]
 	delete(sess.online, ch.ID)
 	sess.mu.Unlock()
-	s.index(ch.ID, sess, false)
+	s.index(keyOf(ch.ID), sess, false)
 	if announced {
 		s.relay(sess, mapper.CategoryLeaves, ch.ID, leftContent(last, sess))
 	}
@@ -127,31 +125,19 @@ func (s *Server) unsubscribe(sess *session, raw json.RawMessage) []byte {
 
 // subscribers returns the sessions subscribed to a topic.
 func (s *Server) subscribers(topicID string) []*session {
+	k := keyOf(topicID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.byTopic[topicID]
-	out := make([]*session, 0, len(set))
-	for sess := range set {
-		out = append(out, sess)
-	}
-	return out
+	return s.byTopic.appendTo(make([]*session, 0, s.byTopic.count(k)), k)
 }
 
 // index adds or removes a session from a topic's subscribers.
-func (s *Server) index(topicID string, sess *session, subscribed bool) {
+func (s *Server) index(k topicKey, sess *session, subscribed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.byTopic[topicID]
 	if subscribed {
-		if set == nil {
-			set = make(map[*session]struct{})
-			s.byTopic[topicID] = set
-		}
-		set[sess] = struct{}{}
-		return
-	}
-	delete(set, sess)
-	if len(set) == 0 {
-		delete(s.byTopic, topicID)
+		s.byTopic.add(k, sess)
+	} else {
+		s.byTopic.remove(k, sess)
 	}
 }

@@ -48,10 +48,11 @@ type expelClient struct {
 	expelled []string
 }
 
-func (c *expelClient) Expel(reason string) {
+func (c *expelClient) Expel(reason string) bool {
 	c.mu.Lock()
 	c.expelled = append(c.expelled, reason)
 	c.mu.Unlock()
+	return true
 }
 
 func adminToken(t *testing.T, exp time.Time) string {

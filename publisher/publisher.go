@@ -104,8 +104,8 @@ type Server struct {
 	obs           Observer
 
 	mu      sync.Mutex
-	byTopic map[string]map[*session]struct{} // subscribers by topic id
-	closed  bool                             // Close began: no more requests run later
+	byTopic topicIndex // subscribers by topic
+	closed  bool       // Close began: no more requests run later
 }
 
 // client is what the room protocol needs of a socket.io connection (a *sio.Conn).
@@ -115,8 +115,8 @@ type client interface {
 	// too far behind.
 	Send(p []byte) bool
 	// Expel ends the connection to /chat, telling the client why; the server hears its
-	// disconnect.
-	Expel(reason string)
+	// disconnect. It reports false when the client is not connected to /chat (yet).
+	Expel(reason string) bool
 }
 
 // session is one room client's connection to /chat.
@@ -132,14 +132,14 @@ type session struct {
 	mu     sync.Mutex
 	closed bool // disconnected: it subscribes to nothing and announces nothing more
 	twilio int  // its requests waiting on Twilio
-	topics map[string]bool
+	topics topicSet
 	online map[string]json.RawMessage // topics it announced itself online in: its last content
 }
 
 func (s *session) subscribed(topicID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.topics[topicID]
+	return s.topics.has(keyOf(topicID))
 }
 
 // New returns a server; call Serve before mounting it and Close when done.
@@ -154,7 +154,7 @@ func New(opts Options, log *slog.Logger) *Server {
 		instance: uuid.NewString(),
 		log:      log,
 		obs:      opts.Observer,
-		byTopic:  make(map[string]map[*session]struct{}),
+		byTopic:  newTopicIndex(),
 		outgoing: make(chan []byte, fanoutQueue),
 	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
@@ -255,7 +255,7 @@ func (s *Server) connect(c client, token string) (*session, error) {
 	}
 	s.obs.Connected(1)
 	s.log.Debug("socket connected", "sub", claims.Subject)
-	sess := &session{conn: c, claims: claims, topics: make(map[string]bool), online: make(map[string]json.RawMessage)}
+	sess := &session{conn: c, claims: claims, online: make(map[string]json.RawMessage)}
 	if claims.ExpiresAt != nil {
 		sess.mu.Lock() // the timer may fire before connect returns
 		sess.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), func() { s.expire(sess) })
@@ -284,9 +284,18 @@ func (s *Server) expire(sess *session) {
 	if closed {
 		return
 	}
+	if !sess.conn.Expel(errTokenExpired) {
+		// Expired between the token's check and the CONNECT's acknowledgement: try again
+		// once the connection is made (or its disconnect stops the timer).
+		sess.mu.Lock()
+		if !sess.closed {
+			sess.expiry.Reset(10 * time.Millisecond)
+		}
+		sess.mu.Unlock()
+		return
+	}
 	s.obs.Refused("token_expired")
 	s.log.Info("socket token expired", "sub", sess.claims.Subject)
-	sess.conn.Expel(errTokenExpired)
 }
 
 // disconnect ends a session: it leaves its topics, announcing its leaves where it was online.
@@ -301,10 +310,10 @@ func (s *Server) disconnect(sess *session) {
 		sess.expiry.Stop()
 	}
 	topics := sess.topics
-	sess.topics = map[string]bool{}
+	sess.topics = nil
 	sess.mu.Unlock()
-	for topicID := range topics {
-		s.index(topicID, sess, false)
+	for _, k := range topics {
+		s.index(k, sess, false)
 	}
 	s.obs.Subscribed(-len(topics))
 	s.obs.Connected(-1)

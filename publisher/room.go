@@ -232,30 +232,6 @@ func (s *Server) removal(sess *session, req presenceRequest) (ack []byte, slow f
 	}
 }
 
-// maxTwilioWaits is how many requests of one connection may wait on Twilio at once: one
-// socket must not start unbounded work there (contract §3, Limits).
-const maxTwilioWaits = 4
-
-var errTooManyWaits = fmt.Sprintf("at most %d requests of a connection may wait on Twilio at once", maxTwilioWaits)
-
-// waitOnTwilio takes one of the session's places for a request that waits on Twilio; it
-// reports false when all are taken.
-func (sess *session) waitOnTwilio() bool {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	if sess.twilio >= maxTwilioWaits {
-		return false
-	}
-	sess.twilio++
-	return true
-}
-
-func (sess *session) doneWithTwilio() {
-	sess.mu.Lock()
-	sess.twilio--
-	sess.mu.Unlock()
-}
-
 // remove hangs up a phone party at an admin's request. The leaves follows when Twilio
 // reports the call's end.
 func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest, callSID string) []byte {
@@ -272,19 +248,29 @@ func (s *Server) remove(ctx context.Context, sess *session, req presenceRequest,
 		return nil, s.roster.Remove(ctx, req.TopicID, callSID)
 	})
 	if err != nil {
-		reason := "could not hang up the call"
+		reason, result := "could not hang up the call", "twilio_error"
 		if errors.Is(err, mapper.ErrUnknownParty) {
-			reason = mapper.ErrUnknownParty.Error()
+			reason, result = mapper.ErrUnknownParty.Error(), "not_found"
 		} else {
 			s.log.Error("remove phone party", "topic", req.TopicID, "call_sid", clip.String(callSID, 40), "err", err)
 		}
+		s.audit(sess, req.TopicID, callSID, result)
 		return s.refuse(sess, req, reason)
 	}
+	s.audit(sess, req.TopicID, callSID, "ok")
 	if asked {
-		s.log.Info("phone party removed", "topic", req.TopicID, "call_sid", callSID, "by", sess.claims.Subject)
 		s.relay(sess, mapper.CategoryRemoved, req.TopicID, req.Content)
 	}
 	return ok
+}
+
+// audit logs and counts an admin's removal as every moderation action is (contract §6).
+func (s *Server) audit(sess *session, topicID, callSID, result string) {
+	s.log.Info("moderation", "sub", sess.claims.Subject, "action", "remove", "topic", topicID,
+		"call_sid", clip.String(callSID, 40), "result", result, "via", "socket")
+	if m, ok := s.obs.(interface{ Moderation(action, result string) }); ok {
+		m.Moderation("remove", result)
+	}
 }
 
 // leaveOnDrop announces that a dropped client left every topic it had announced itself in.

@@ -29,7 +29,7 @@ func counts(s *Server, topic string) (sessions, subscribers int) {
 	sessions = s.io.Count()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return sessions, len(s.byTopic[topic])
+	return sessions, s.byTopic.count(keyOf(topic))
 }
 
 func waitCounts(t *testing.T, s *Server, topic string, sessions, subscribers int) {
@@ -133,8 +133,8 @@ type fakeClient struct {
 	packets []string
 }
 
-func (f *fakeClient) ID() string   { return f.id }
-func (f *fakeClient) Expel(string) {}
+func (f *fakeClient) ID() string        { return f.id }
+func (f *fakeClient) Expel(string) bool { return true }
 func (f *fakeClient) Send(p []byte) bool {
 	f.sent++
 	f.packets = append(f.packets, string(p))

@@ -65,8 +65,8 @@ func (r *Roster) Ringing(ctx context.Context, sid string, seq int64) (Change, er
 }
 
 // Removing marks a phone party of topicID (online, or a dial-out ringing) as being removed
-// by an admin, and returns it. first is false when its removal was under way already: no
-// second hang-up is needed. ErrNotParty: no such party.
+// by an admin, and returns it. first is false when an earlier removal marked it already.
+// ErrNotParty: no such party.
 func (r *Roster) Removing(ctx context.Context, sid, topicID string) (c Call, first bool, err error) {
 	known := false
 	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
@@ -75,6 +75,7 @@ func (r *Roster) Removing(ctx context.Context, sid, topicID string) (c Call, fir
 		if !first {
 			return false, EmitNone
 		}
+
 		c.Removing = true
 		return true, EmitNone
 	})

@@ -32,7 +32,7 @@ func joinOf(seq int64) Participant {
 // join; a repeated or older status changes nothing; its end is the reason its status gives,
 // with a leaves only if it was shown.
 func TestDialOutOrder(t *testing.T) {
-	for _, kind := range []string{"memory", "bolt"} {
+	for _, kind := range []string{"memory", "bolt", "redis"} {
 		t.Run(kind, func(t *testing.T) {
 			r, _ := newRoster(t, kind)
 			ctx, must := context.Background(), checker(t)

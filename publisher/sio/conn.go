@@ -71,13 +71,14 @@ func (c *Conn) push(p []byte) bool {
 // Expel ends the client's connection to the namespace from the server's side, telling it
 // why: an ERROR packet with reason, then a DISCONNECT. Nothing of the namespace is sent
 // after them. The handler hears Disconnect (from the caller's goroutine); the session stays
-// open, so that the client may connect again within the join timeout.
-func (c *Conn) Expel(reason string) {
+// open, so that the client may connect again within the join timeout. It reports false when
+// the client was not connected (not yet, or no longer).
+func (c *Conn) Expel(reason string) bool {
 	nsp := c.srv.opts.Namespace
 	c.mu.Lock()
 	if !c.connected {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.connected = false
 	ok := c.out.push(errorPacket(nsp, reason)) && c.out.push(prefix(typeDisconnect, nsp, 0))
@@ -87,6 +88,7 @@ func (c *Conn) Expel(reason string) {
 	}
 	c.srv.opts.Handler.Disconnect(c)
 	c.join.Reset(c.srv.opts.JoinTimeout)
+	return true
 }
 
 func (c *Conn) tooFarBehind() bool {
@@ -117,17 +119,14 @@ func (s *Server) serve(ec engineio.Conn) {
 		return
 	}
 	s.conns[ec.ID()] = c
-	s.wg.Add(2)
+	s.wg.Add(1)
 	s.mu.Unlock()
 	s.ids.accepted(ec.ID()) // requests held for it find it now (see ServeHTTP)
 	if s.opts.Observer != nil {
 		s.opts.Observer.Sessions(1)
 	}
 	c.join = time.AfterFunc(s.opts.JoinTimeout, c.joinExpired)
-	go func() {
-		defer s.wg.Done()
-		c.out.run(ec)
-	}()
+	c.out.run(ec)
 	go func() {
 		defer s.wg.Done()
 		c.readLoop()
@@ -209,6 +208,7 @@ func (c *Conn) end() {
 	c.leave()
 	c.out.close()
 	c.eio.Close()
+	c.out.wait() // a writer stuck on the connection ends with it
 	s := c.srv
 	s.engine.Remove(c.ID())
 	s.mu.Lock()

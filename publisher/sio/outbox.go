@@ -15,72 +15,91 @@ type sessionWriter interface {
 	Close() error
 }
 
-// outbox writes one client's packets, in order, on its own goroutine. Writing from the
-// sender would let one stalled client (a polling client waits for its next poll) stall every
-// webhook of its topic. Packets queued together are written together: on a websocket, in one
-// system call.
+// outbox writes one client's packets, in order, from a goroutine of its own. Writing from
+// the sender would let one stalled client (a polling client waits for its next poll) stall
+// every webhook of its topic. Packets queued together are written together: on a websocket,
+// in one system call. The writer runs only while packets wait: an idle client holds no
+// goroutine (nor its stack) for writing.
 //
 // What it holds is bounded in bytes, the batch being written included: a client that falls
 // further behind (stalled, or on a link too slow for its topic) is refused more, and its
 // connection is closed, rather than allowed to hold memory or anyone else up.
 type outbox struct {
-	limit int
+	limit   int
+	writers sync.WaitGroup
 
-	mu     sync.Mutex
-	queue  [][]byte
-	spare  [][]byte
-	bytes  int // queued or being written
-	closed bool
-	pushed int // packets ever queued
-	wake   chan struct{}
+	mu      sync.Mutex
+	conn    sessionWriter // from run; nil before
+	queue   [][]byte
+	spare   [][]byte
+	bytes   int // queued or being written
+	closed  bool
+	writing bool // a writer is running
+	broken  bool // a write failed: what is queued is dropped
+	pushed  int  // packets ever queued
 }
 
 func newOutbox(limit int) *outbox {
-	return &outbox{limit: limit, wake: make(chan struct{}, 1)}
+	return &outbox{limit: limit}
 }
 
 // push queues a packet. It reports false when the client is too far behind.
 func (o *outbox) push(p []byte) bool {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.closed {
-		o.mu.Unlock()
 		return true
 	}
 	if o.bytes+len(p) > o.limit {
-		o.mu.Unlock()
 		return false
 	}
 	o.queue = append(o.queue, p)
 	o.bytes += len(p)
 	o.pushed++
-	o.mu.Unlock()
-	o.signal()
+	o.kick()
 	return true
 }
 
-// close ends the writer once the queued packets are written.
+// run hands the outbox its connection: from then on what is queued is written.
+func (o *outbox) run(conn sessionWriter) {
+	o.mu.Lock()
+	o.conn = conn
+	o.kick()
+	o.mu.Unlock()
+}
+
+// kick starts a writer if packets wait and none runs. o.mu is held.
+func (o *outbox) kick() {
+	if o.conn == nil || o.writing || len(o.queue) == 0 {
+		return
+	}
+	o.writing = true
+	o.writers.Add(1)
+	go o.write()
+}
+
+// close takes no more packets; those queued are still written.
 func (o *outbox) close() {
 	o.mu.Lock()
 	o.closed = true
 	o.mu.Unlock()
-	o.signal()
 }
 
-func (o *outbox) signal() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
-}
+// wait waits for the writer, after close.
+func (o *outbox) wait() { o.writers.Wait() }
 
-// take returns the queued packets and whether the outbox is closed.
+// take returns the queued packets, or reports that there are none and the writer stops.
 func (o *outbox) take() ([][]byte, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if len(o.queue) == 0 {
+		o.writing = false
+		return nil, false
+	}
 	batch := o.queue
 	o.queue = o.spare[:0]
 	o.spare = nil
-	return batch, o.closed
+	return batch, true
 }
 
 // keptBatch is the largest batch slice kept for reuse, so that a client that once fell far
@@ -102,22 +121,27 @@ func (o *outbox) done(batch [][]byte) {
 	o.mu.Unlock()
 }
 
-// run writes until the outbox is closed and drained.
-func (o *outbox) run(conn sessionWriter) {
-	broken := false
-	for range o.wake {
-		batch, closed := o.take()
-		if !broken && len(batch) > 0 {
-			if err := writeBatch(conn, batch); err != nil {
+// write writes until nothing is queued.
+func (o *outbox) write() {
+	defer o.writers.Done()
+	for {
+		batch, ok := o.take()
+		if !ok {
+			return
+		}
+		o.mu.Lock()
+		broken := o.broken
+		o.mu.Unlock()
+		if !broken {
+			if err := writeBatch(o.conn, batch); err != nil {
 				// The connection is gone; closing it ends its read loop, which closes the outbox.
-				broken = true
-				conn.Close()
+				o.mu.Lock()
+				o.broken = true
+				o.mu.Unlock()
+				o.conn.Close()
 			}
 		}
 		o.done(batch)
-		if closed {
-			return
-		}
 	}
 }
 

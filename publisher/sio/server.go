@@ -89,7 +89,7 @@ type Server struct {
 	mu      sync.Mutex
 	conns   map[string]*Conn // by session id
 	closing bool
-	wg      sync.WaitGroup // each connection's read loop and writer
+	wg      sync.WaitGroup // each connection's read loop (which waits for its writer)
 	opening sync.WaitGroup // requests that may begin a session (they name none)
 	accept  sync.WaitGroup // the accept loop
 }

@@ -42,7 +42,14 @@ func (*wsTransport) Dial(*url.URL, http.Header) (transport.Conn, error) { return
 // refuses every other origin, browsers on another origin included).
 func (t *wsTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
 	h := &corkingHijacker{ResponseWriter: w}
-	ws, err := (&websocket.Upgrader{CheckOrigin: t.checkOrigin}).Upgrade(h, r, w.Header())
+	ws, err := (&websocket.Upgrader{
+		CheckOrigin: t.checkOrigin,
+		// A connection holds a small read buffer of its own (messages are read in pieces, up
+		// to the cap, whatever its size) and a write buffer only while it writes: most of a
+		// room's clients are idle most of the time (contract §3: memory per connection).
+		ReadBufferSize:  readBuffer,
+		WriteBufferPool: writeBuffers,
+	}).Upgrade(h, r, w.Header())
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +66,10 @@ func (t *wsTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.
 	c.FrameWriter = eiopacket.NewEncoder(frames)
 	return c, nil
 }
+
+const readBuffer = 1 << 10
+
+var writeBuffers = &sync.Pool{}
 
 // corkingHijacker hands gorilla/websocket the hijacked connection wrapped in a corkConn.
 type corkingHijacker struct {
@@ -88,10 +99,6 @@ type corkConn struct {
 	buf      []byte
 	deadline *time.Time // while corked: the latest write deadline asked for (zero: none)
 }
-
-// maxKeptBuffer is the largest gathering buffer kept between batches: a few events' worth,
-// so that a thousand clients do not each hold on to the largest batch they were ever sent.
-const maxKeptBuffer = 8 << 10
 
 func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
@@ -139,11 +146,7 @@ func (c *corkConn) Uncork() error {
 		return nil
 	}
 	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > maxKeptBuffer {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
-	}
+	c.buf = nil // an idle client holds no gathering buffer
 	if err != nil {
 		c.Conn.Close()
 	}
@@ -228,8 +231,10 @@ func (c *wsConn) SetWriteDeadline(t time.Time) error {
 	return c.ws.SetWriteDeadline(t)
 }
 
-// ServeHTTP holds the upgrade request until the connection closes, as go-socket.io's does.
-func (c *wsConn) ServeHTTP(http.ResponseWriter, *http.Request) { <-c.closed }
+// ServeHTTP returns at once: the connection is hijacked, and its request's goroutine (and
+// stack) need not live as long as it does (go-socket.io's transport holds it until the
+// connection closes).
+func (c *wsConn) ServeHTTP(http.ResponseWriter, *http.Request) {}
 
 func (c *wsConn) Close() error {
 	c.closeOnce.Do(func() { close(c.closed) })

@@ -113,6 +113,7 @@ type bridge struct {
 	logs    *syncBuffer
 	exited  chan struct{}
 	exitErr error
+	bin     string // the binary to run; empty: the race-instrumented one TestMain built
 }
 
 type syncBuffer struct {
@@ -156,6 +157,13 @@ func prodEnv(t testing.TB, twilio *fakeTwilio) map[string]string {
 // env names one, and waits for /healthz.
 func startBridge(t testing.TB, env map[string]string) *bridge {
 	t.Helper()
+	return startBinary(t, env, "")
+}
+
+// startBinary is startBridge with another binary than the race-instrumented one (empty:
+// that one).
+func startBinary(t testing.TB, env map[string]string, bin string) *bridge {
+	t.Helper()
 	env = clone(env)
 	if env["DIALIN_LISTEN_ADDR"] == "" {
 		env["DIALIN_LISTEN_ADDR"] = freeAddr(t)
@@ -163,7 +171,7 @@ func startBridge(t testing.TB, env map[string]string) *bridge {
 	if _, ok := env["DIALIN_PUBLIC_URL"]; !ok {
 		env["DIALIN_PUBLIC_URL"] = "http://" + env["DIALIN_LISTEN_ADDR"]
 	}
-	b := &bridge{t: t, URL: "http://" + env["DIALIN_LISTEN_ADDR"], env: env}
+	b := &bridge{t: t, URL: "http://" + env["DIALIN_LISTEN_ADDR"], env: env, bin: bin}
 	b.start()
 	t.Cleanup(func() {
 		b.stop(syscall.SIGTERM)
@@ -189,7 +197,11 @@ func clone(m map[string]string) map[string]string {
 func (b *bridge) start() {
 	t := b.t
 	t.Helper()
-	cmd := exec.Command(binary)
+	bin := binary
+	if b.bin != "" {
+		bin = b.bin
+	}
+	cmd := exec.Command(bin)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "GORACE=halt_on_error=1"}
 	for k, v := range b.env {
 		cmd.Env = append(cmd.Env, k+"="+v)

@@ -377,3 +377,31 @@ func TestDialOutNotConfigured(t *testing.T) {
 		t.Errorf("%d dial-outs reached Twilio", n)
 	}
 }
+
+// TestRemoveTwiceOneHangup: a removal asked for while another is under way (over the API or
+// a room client's party.removed) makes no second Twilio call, and the leaves says removed.
+func TestRemoveTwiceOneHangup(t *testing.T) {
+	b, sim := simBridge(t, nil)
+	c := subscriber(t, b, topicA, "websocket")
+	sid := dialInSim(t, sim, c, knownCaller)
+	sim.SetDelay(time.Second) // Twilio is slow to answer the first hang-up
+	first := make(chan response, 1)
+	go func() { first <- b.apiCall("DELETE", partyPath(topicA, sid), admin(), "") }()
+	deadline := time.Now().Add(eventWait)
+	for len(sim.RequestsTo("POST", "/Calls/"+sid+".json")) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := b.apiCall("DELETE", partyPath(topicA, sid), admin(), ""); r.Status != 202 {
+		t.Errorf("second removal: %d %s", r.Status, r.Body)
+	}
+	if r := <-first; r.Status != 202 {
+		t.Errorf("first removal: %d %s", r.Status, r.Body)
+	}
+	sim.SetDelay(0)
+	if e := c.waitParty(sid, func(e modEvent) bool { return e.Category == catLeaves }); e.Content.Reason != "removed" {
+		t.Errorf("leaves %s", e.Raw)
+	}
+	if n := len(sim.RequestsTo("POST", "/Calls/"+sid+".json")); n != 1 {
+		t.Errorf("%d hang-ups; want 1", n)
+	}
+}
