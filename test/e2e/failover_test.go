@@ -361,6 +361,11 @@ func TestSentinelFailover(t *testing.T) {
 	checkRoster(t, a, want)
 	checkRoster(t, b, want)
 	checkFinalStates(t, clients, names, want, 15*time.Second)
+	for i, br := range []*bridge{a, b} {
+		t.Logf("bridge %d: fan-out dropped %v (error) %v (queue), caught up %v", i,
+			metric(t, br, `dialin_fanout_dropped_total{reason="error"}`), metric(t, br, `dialin_fanout_dropped_total{reason="queue"}`),
+			metric(t, br, "dialin_fanout_caught_up_total"))
+	}
 	waitReady(t, a, 200)
 	waitReady(t, b, 200)
 }
