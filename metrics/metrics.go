@@ -27,6 +27,9 @@ type Metrics struct {
 	reconEnded    prometheus.Counter
 	httpTimeouts  *prometheus.CounterVec
 	online        prometheus.Gauge
+	ready         prometheus.Gauge
+	corrections   *prometheus.CounterVec
+	correctionAge prometheus.Histogram
 	moderation    *prometheus.CounterVec
 	fanoutDropped *prometheus.CounterVec
 	caughtUp      prometheus.Counter
@@ -78,6 +81,19 @@ func New() *Metrics {
 				"Exact with one instance (bolt, memory). With several (Redis), changes other instances apply show at this one's next reconciliation, " +
 				"so every instance reports about the cluster's total: aggregate with max(), not sum().",
 		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dialin_ready", Help: "1 while /readyz would answer 200: the store, the fan-out and the platform's Redis answer and the first reconciliation ran; checked every 5 s and at each /readyz.",
+		}),
+		corrections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dialin_reconcile_corrections_total",
+			Help: "What reconciliation had to correct, by kind: ghost (shown online, gone from Twilio), missed (in Twilio's conference, not shown).",
+		}, []string{"kind"}),
+		correctionAge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "dialin_reconcile_correction_age_seconds",
+			Help: "How long each presence error reconciliation corrected had been wrong, as far as the bridge can tell: " +
+				"for a missed party since Twilio created the participant, for a ghost since the bridge last heard of the call.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600},
+		}),
 		moderation: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialin_moderation_actions_total",
 			Help: "Admins' actions on phone parties (mute, unmute, hold, unhold, remove, mute-all, dial-out, admit, deny; update for a PATCH refused before its body was read), by result.",
@@ -97,7 +113,19 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(m.webhooks, m.signatureFail, m.latency, m.emitted, m.sessions, m.connections,
 		m.subscriptions, m.refused, m.rest, m.reconciles, m.reconEnded, m.httpTimeouts, m.online, m.fanoutDropped, m.caughtUp, m.moderation,
+		m.ready, m.corrections, m.correctionAge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Series of fixed label sets are exported from the start, at 0, so that rates and alerts
+	// on them work before the first event.
+	for _, kind := range []string{"ghost", "missed"} {
+		m.corrections.WithLabelValues(kind)
+	}
+	for _, result := range []string{"ok", "error"} {
+		m.reconciles.WithLabelValues(result)
+	}
+	for _, limit := range []string{"header", "body", "idle"} {
+		m.httpTimeouts.WithLabelValues(limit)
+	}
 	return m
 }
 
@@ -150,6 +178,24 @@ func (m *Metrics) Reconciled(ended int, err error) {
 	}
 	m.reconciles.WithLabelValues("ok").Inc()
 	m.reconEnded.Add(float64(ended))
+}
+
+// Corrected counts a presence error reconciliation corrected, and how long it had been
+// wrong (negative: unknown, counted without an age).
+func (m *Metrics) Corrected(kind string, age time.Duration) {
+	m.corrections.WithLabelValues(kind).Inc()
+	if age >= 0 {
+		m.correctionAge.Observe(age.Seconds())
+	}
+}
+
+// Ready sets the readiness gauge.
+func (m *Metrics) Ready(ok bool) {
+	if ok {
+		m.ready.Set(1)
+	} else {
+		m.ready.Set(0)
+	}
 }
 
 // FanoutDropped counts an event that did not reach the other instances.

@@ -32,6 +32,10 @@ func (m *Metrics) Platform() *Platform {
 		}),
 	}
 	m.reg.MustRegister(p.published, p.answered, p.ignored, p.lost, p.up)
+	// Exported at 0 from the start, so that rates and alerts on them work before the first loss.
+	for _, reason := range []string{"down", "error", "queue", "claim", "roster", "removal"} {
+		p.lost.WithLabelValues(reason)
+	}
 	return p
 }
 

@@ -44,14 +44,18 @@ type Observer interface {
 	CaughtUp(n int)
 	// Online is the number of phone parties online, each time it changes (see Core.Online).
 	Online(n int)
+	// Corrected counts what reconciliation corrected (roster.Ghost or roster.Missed) and
+	// how long it had been wrong (negative: unknown).
+	Corrected(kind string, age time.Duration)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) Emitted(string)        {}
-func (nopObserver) Reconciled(int, error) {}
-func (nopObserver) CaughtUp(int)          {}
-func (nopObserver) Online(int)            {}
+func (nopObserver) Emitted(string)                  {}
+func (nopObserver) Reconciled(int, error)           {}
+func (nopObserver) CaughtUp(int)                    {}
+func (nopObserver) Online(int)                      {}
+func (nopObserver) Corrected(string, time.Duration) {}
 
 // ErrUnknownParty marks a removal of a call that is not a phone party of the topic.
 var ErrUnknownParty = mapper.ErrUnknownParty

@@ -216,11 +216,12 @@ type gauge struct {
 	n  int
 }
 
-func (g *gauge) Emitted(string)        {}
-func (g *gauge) Reconciled(int, error) {}
-func (g *gauge) CaughtUp(int)          {}
-func (g *gauge) Online(n int)          { g.mu.Lock(); g.n = n; g.mu.Unlock() }
-func (g *gauge) get() int              { g.mu.Lock(); defer g.mu.Unlock(); return g.n }
+func (g *gauge) Emitted(string)                  {}
+func (g *gauge) Reconciled(int, error)           {}
+func (g *gauge) CaughtUp(int)                    {}
+func (g *gauge) Corrected(string, time.Duration) {}
+func (g *gauge) Online(n int)                    { g.mu.Lock(); g.n = n; g.mu.Unlock() }
+func (g *gauge) get() int                        { g.mu.Lock(); defer g.mu.Unlock(); return g.n }
 
 // TestOnlineFollowsChanges: the count of parties online follows joins, mutes and ends as
 // the core applies them, and is counted afresh from the store at each reconciliation.

@@ -114,6 +114,9 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	}
 	ended, joined := 0, 0
 	for _, ch := range changes {
+		if ch.Fix.Kind != "" {
+			c.obs.Corrected(ch.Fix.Kind, ch.Fix.Age)
+		}
 		if ch.Emit == roster.EmitLeaves {
 			ended++
 		} else {
@@ -137,7 +140,7 @@ func (c *Core) liveCalls(ctx context.Context) (map[string]roster.LiveCall, error
 	live := make(map[string]roster.LiveCall, len(parts))
 	for _, p := range parts {
 		live[p.CallSID] = roster.LiveCall{TopicID: p.Conference, ConferenceSID: p.ConferenceSID, Muted: p.Muted, OnHold: p.Hold,
-			Ringing: p.Status != "connected"}
+			Ringing: p.Status != "connected", Since: p.Created}
 	}
 	return live, nil
 }
@@ -178,6 +181,12 @@ func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCal
 			c.opts.Local.ShowLocal(mapper.Leaves(p, uuid.NewString()))
 		}) {
 			n++
+			if !found {
+				// A ghost no store held any more, last heard of at the version shown. (A
+				// call the store ended was counted by the reconciliation that ended it, or
+				// ended by a callback: its leaves was late here, not a ghost of the roster.)
+				c.obs.Corrected(roster.Ghost, max(time.Since(time.UnixMicro(shown)), 0))
+			}
 		}
 	}
 	return n, nil

@@ -35,8 +35,37 @@ type Change struct {
 	Call Call
 	Was  State // the call's state before the change ("" for a call not stored before)
 	Emit Emit
+	// Fix is set by Reconcile on a change that corrects the roster: what was wrong and for
+	// how long.
+	Fix Correction
 	// Speech marks an online call's change of who is speaking, and nothing else.
 	Speech bool
+}
+
+// What reconciliation corrects (Correction.Kind).
+const (
+	Ghost  = "ghost"  // shown online, gone from Twilio
+	Missed = "missed" // in Twilio's conference, not shown
+)
+
+// Correction is what reconciliation had to correct in a call, for the presence-accuracy
+// metrics.
+type Correction struct {
+	Kind string // Ghost or Missed; empty when the change corrects nothing
+	// Age is how long the roster had been wrong, as far as the bridge can tell: for a missed
+	// party since Twilio created the participant, for a ghost since the bridge last heard of
+	// the call. Negative when unknown.
+	Age time.Duration
+}
+
+// LastHeard is when the bridge last stored a change of c: its Version is a clock in
+// microseconds (see nextVersion), or, for a call stored before versions were, when it
+// entered its state.
+func LastHeard(c Call) time.Time {
+	if c.Version > 0 {
+		return time.UnixMicro(c.Version)
+	}
+	return c.Since
 }
 
 // Participant is one conference participant callback, which carries the participant's whole

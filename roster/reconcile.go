@@ -16,6 +16,8 @@ type LiveCall struct {
 	ConferenceSID string
 	Muted         bool
 	OnHold        bool
+	// Since is when Twilio created the participant (its date_created); zero when unknown.
+	Since time.Time
 	// Ringing marks a participant Twilio is still calling (queued, connecting, ringing):
 	// not in the conference yet.
 	Ringing bool
@@ -67,6 +69,7 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (chan
 			return changes, live, err
 		}
 		if ch.Emit != EmitNone {
+			ch.Fix = Correction{Kind: Ghost, Age: max(r.now().Sub(LastHeard(c)), 0)}
 			changes = append(changes, ch)
 		}
 	}
@@ -85,6 +88,10 @@ func (r *Roster) Reconcile(ctx context.Context, list ListFunc, name Namer) (chan
 			return changes, live, err
 		}
 		if ch.Emit != EmitNone {
+			ch.Fix = Correction{Kind: Missed, Age: -1}
+			if !lc.Since.IsZero() {
+				ch.Fix.Age = max(r.now().Sub(lc.Since), 0)
+			}
 			changes = append(changes, ch)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/redisurl"
 )
 
 // DefaultRedisPrefix prefixes every key the bridge writes to Redis.
@@ -24,22 +26,34 @@ const maxTxRetries = 100
 type Redis struct {
 	rdb    redis.UniversalClient
 	prefix string
+	// replicas is how many replicas must hold a change before Update returns (WAIT); 0 for
+	// none.
+	replicas int
 }
+
+// ReplicaTimeout bounds how long an Update waits for replicas to hold its change. It leaves
+// most of Twilio's 15 s for the rest of the webhook, and a failover's new master time to
+// take its replicas back.
+const ReplicaTimeout = 2 * time.Second
+
+// ErrNotReplicated marks a change the master stored that too few replicas acknowledged in
+// time: it is not acknowledged to Twilio (503), which sends it again.
+var ErrNotReplicated = errors.New("too few Redis replicas hold the change")
 
 var _ Store = (*Redis)(nil)
 
-// OpenRedis connects to the Redis at url (redis:// or rediss://). It does not fail when Redis
-// is down: operations fail until it answers.
-func OpenRedis(url, prefix string) (*Redis, error) {
-	opts, err := redis.ParseURL(url)
+// OpenRedis connects to the Redis at url (redis:// or rediss://, or go-redis's failover URL
+// naming Sentinels with master_name, whose client follows a promotion). It does not fail
+// when Redis is down: operations fail until it answers. With replicas > 0 an Update
+// returns only once that many replicas hold its change (see ErrNotReplicated).
+func OpenRedis(url, prefix string, replicas int) (*Redis, error) {
+	rdb, err := redisurl.New(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
 	}
-	opts.DialTimeout = 2 * time.Second
-	opts.ReadTimeout = 2 * time.Second
-	opts.WriteTimeout = 2 * time.Second
-	opts.MaxRetries = 1
-	return NewRedis(redis.NewClient(opts), prefix), nil
+	r := NewRedis(rdb, prefix)
+	r.replicas = replicas
+	return r, nil
 }
 
 // NewRedis returns a store on an existing client.
@@ -69,8 +83,25 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 			return err
 		}
 		u, err := updateCall(sid, stored, fn)
-		if err != nil || !u.save {
+		if err != nil {
 			return err
+		}
+		if !u.save {
+			if !u.found || r.replicas == 0 {
+				return nil
+			}
+			// Nothing to change (a repeated callback): the change it repeats may be one
+			// answered 503 because too few replicas held it. Write the call back as it is
+			// (same value, same expiry) and wait for the replicas, so that this answer too
+			// is given only once they hold it.
+			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.SetArgs(ctx, key, stored, redis.SetArgs{KeepTTL: true})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return r.waitReplicas(ctx, tx)
 		}
 		before, c := u.before, u.after
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -93,7 +124,10 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 			}
 			return nil
 		})
-		return err
+		if err != nil || r.replicas == 0 {
+			return err
+		}
+		return r.waitReplicas(ctx, tx)
 	}
 	for i := 0; i < maxTxRetries; i++ {
 		err := r.rdb.Watch(ctx, txf, key)
@@ -102,6 +136,19 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 		}
 	}
 	return fmt.Errorf("update call %s: too much contention", sid)
+}
+
+// waitReplicas sends WAIT on the connection that wrote: it returns once r.replicas replicas
+// hold this connection's writes, or at the timeout with how many do.
+func (r *Redis) waitReplicas(ctx context.Context, tx *redis.Tx) error {
+	n, err := tx.Wait(ctx, r.replicas, ReplicaTimeout).Result()
+	if err != nil {
+		return fmt.Errorf("wait for replicas: %w", err)
+	}
+	if n < int64(r.replicas) {
+		return fmt.Errorf("%w: %d of %d in %v", ErrNotReplicated, n, r.replicas, ReplicaTimeout)
+	}
+	return nil
 }
 
 // Get implements Store.

@@ -20,7 +20,7 @@ func redisURL() string {
 
 func newTestRedis(t *testing.T, prefix string) *Redis {
 	t.Helper()
-	s, err := OpenRedis(redisURL(), prefix)
+	s, err := OpenRedis(redisURL(), prefix, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func newTestRedis(t *testing.T, prefix string) *Redis {
 	t.Cleanup(func() {
 		s.Close()
 		// A client of its own: the test may have closed s.
-		c, err := OpenRedis(redisURL(), prefix)
+		c, err := OpenRedis(redisURL(), prefix, 0)
 		if err != nil {
 			return
 		}

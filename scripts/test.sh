@@ -29,6 +29,17 @@ if [ ! -x /usr/bin/firefox-esr ]; then
   as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends firefox-esr >/dev/null
 fi
 
+# promtool, for the alerting rules' tests and the check of every PromQL expression of the
+# dashboard and the rules (Debian's prometheus package carries it).
+if ! command -v promtool >/dev/null; then
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null
+fi
+
+# systemd-analyze, to verify the example systemd unit (deploy/systemd).
+if ! command -v systemd-analyze >/dev/null; then
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
+
 # Redis: use the one on 127.0.0.1:6379 if it answers, else start one (installing it if need be).
 redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && timeout 2 head -c 5 <&3 | grep -q PONG) 2>/dev/null; }
 if ! redis_up; then
@@ -44,6 +55,8 @@ fi
 export DIALIN_TEST_REDIS_URL="${DIALIN_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
 
 go vet ./...
+promtool check rules deploy/prometheus/alerts.yml
+promtool test rules deploy/prometheus/alerts_test.yml
 go test -race -count=1 -timeout 30m ./...
 # Every benchmark once, so that none breaks unseen (their timings are not checked here).
 if ! out=$(go test -run '^$' -bench . -benchtime 1x -count=1 ./... 2>&1); then

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -145,6 +146,7 @@ type Participant struct {
 	Conference    string // the conference's friendly name
 	Muted         bool
 	Hold          bool
+	Created       time.Time // when Twilio created the participant; zero when it does not say
 	// Status is Twilio's participant status: queued, connecting, ringing, connected.
 	Status string
 }
@@ -180,11 +182,24 @@ func (c *Client) Live(ctx context.Context) ([]Participant, error) {
 				Conference:    name,
 				Muted:         p.Muted != nil && *p.Muted,
 				Hold:          p.Hold != nil && *p.Hold,
+				Created:       created(p.DateCreated),
 				Status:        status(p.Status),
 			})
 		}
 	}
 	return live, nil
+}
+
+// created parses a date_created of Twilio's, such as "Thu, 01 Jun 2017 20:48:32 +0000".
+func created(s *string) time.Time {
+	if s == nil {
+		return time.Time{}
+	}
+	t, err := mail.ParseDate(*s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 func status(s *string) string {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/redisurl"
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/twilioapi"
 	"github.com/dialin-bridge/dialin-bridge/webhook"
@@ -37,6 +38,7 @@ type rawEnv struct {
 	Store             string `split_words:"true" default:"bolt"`
 	DataDir           string `split_words:"true" default:"./data"`
 	RedisURL          string `split_words:"true"`
+	RedisMinReplicas  string `split_words:"true" default:"0"`
 	CallerID          string `split_words:"true" default:"masked"`
 	DefaultPictureURL string `split_words:"true"`
 	ReconcileInterval string `split_words:"true" default:"1m"`
@@ -47,6 +49,9 @@ type rawEnv struct {
 	SayLanguage       string `split_words:"true"`
 	MaxCallDuration   string `split_words:"true"`
 }
+
+// maxMinReplicas caps DIALIN_REDIS_MIN_REPLICAS: more is a typing mistake, not a Redis setup.
+const maxMinReplicas = 16
 
 // Secret is a value that must not be printed.
 type Secret string
@@ -97,6 +102,9 @@ type Config struct {
 	Store    string
 	DataDir  string
 	RedisURL Secret
+	// RedisMinReplicas is how many Redis replicas must hold a change before it is
+	// acknowledged to Twilio (WAIT), so that a Sentinel failover loses nothing acknowledged.
+	RedisMinReplicas int
 	// CallerID says how much of an unknown caller's number the room may see.
 	CallerID          mapper.CallerIDMode
 	DefaultPictureURL string
@@ -218,9 +226,14 @@ func (raw rawEnv) validate() (Config, error) {
 		bad("%s must not be empty with %s=bolt", env("DATA_DIR"), env("STORE"))
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(string(c.RedisURL)); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("%s must be a redis:// or rediss:// URL", env("REDIS_URL"))
+		if err := redisurl.Check(string(c.RedisURL)); err != nil {
+			bad("%s %v", env("REDIS_URL"), err)
 		}
+	}
+	if n, err := strconv.Atoi(or(strings.TrimSpace(raw.RedisMinReplicas), "0")); err != nil || n < 0 || n > maxMinReplicas {
+		bad("%s must be a whole number from 0 to %d", env("REDIS_MIN_REPLICAS"), maxMinReplicas)
+	} else {
+		c.RedisMinReplicas = n
 	}
 	if !c.CallerID.Valid() {
 		bad("%s must be masked, full or hidden", env("CALLER_ID"))

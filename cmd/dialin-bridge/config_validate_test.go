@@ -61,6 +61,13 @@ func TestValidate(t *testing.T) {
 				}
 			}},
 		{name: "redis with URL", edit: func(r *rawEnv) { r.Store, r.RedisURL = "redis", "redis://localhost:6379/0" }},
+		{name: "redis with Sentinels and replicas", edit: func(r *rawEnv) {
+			r.Store, r.RedisURL, r.RedisMinReplicas = "redis", "redis://127.0.0.1:26379?master_name=mymaster&addr=127.0.0.1:26380&addr=127.0.0.1:26381", "1"
+		}, check: func(t *testing.T, c Config) {
+			if c.RedisMinReplicas != 1 {
+				t.Errorf("RedisMinReplicas %d", c.RedisMinReplicas)
+			}
+		}},
 		{name: "memory store", edit: func(r *rawEnv) { r.Store = "memory" }},
 		{name: "dev mode needs nothing", edit: func(r *rawEnv) {
 			*r = rawEnv{Dev: "true", TwilioApiUrl: "https://api.twilio.com", Store: "bolt", DataDir: "./data", CallerID: "masked", ReconcileInterval: "1m"}
@@ -97,6 +104,13 @@ func TestValidate(t *testing.T) {
 		{name: "redis store without URL", edit: func(r *rawEnv) { r.Store = "redis" }, names: []string{"DIALIN_REDIS_URL"}},
 		{name: "redis URL of another scheme", edit: func(r *rawEnv) { r.Store, r.RedisURL = "redis", "http://:"+testRedisPass+"@localhost:6379" },
 			names: []string{"DIALIN_REDIS_URL"}},
+		{name: "Sentinel URL with an empty master name", edit: func(r *rawEnv) { r.Store, r.RedisURL = "redis", "redis://s1:26379?master_name=" },
+			names: []string{"DIALIN_REDIS_URL"}},
+		{name: "Sentinel URL with a bad addr", edit: func(r *rawEnv) {
+			r.Store, r.RedisURL = "redis", "redis://:"+testRedisPass+"@s1:26379?master_name=m&addr=s2"
+		}, names: []string{"DIALIN_REDIS_URL"}},
+		{name: "negative min replicas", edit: func(r *rawEnv) { r.RedisMinReplicas = "-1" }, names: []string{"DIALIN_REDIS_MIN_REPLICAS"}},
+		{name: "min replicas not a number", edit: func(r *rawEnv) { r.RedisMinReplicas = "one" }, names: []string{"DIALIN_REDIS_MIN_REPLICAS"}},
 		{name: "unknown store", edit: func(r *rawEnv) { r.Store = "postgres" }, names: []string{"DIALIN_STORE"}},
 		{name: "bolt without data dir", edit: func(r *rawEnv) { r.DataDir = " " }, names: []string{"DIALIN_DATA_DIR"}},
 		{name: "public URL without scheme", edit: func(r *rawEnv) { r.PublicURL = "bridge.example.com" }, names: []string{"DIALIN_PUBLIC_URL"}},

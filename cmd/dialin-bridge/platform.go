@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/redisurl"
 	"github.com/dialin-bridge/dialin-bridge/metrics"
 	"github.com/dialin-bridge/dialin-bridge/platform"
 	"github.com/dialin-bridge/dialin-bridge/presence"
@@ -31,11 +32,11 @@ func newPlatform(cfg PlatformConfig, web platform.WebParties, met *metrics.Metri
 	if cfg.Mode == "" {
 		return nil, nil
 	}
-	opt, err := redis.ParseURL(string(cfg.RedisURL))
+	// A URL naming Sentinels gives a client that follows a promotion of the platform's Redis.
+	rdb, err := redisurl.New(string(cfg.RedisURL))
 	if err != nil {
-		return nil, fmt.Errorf("%s: not a Redis URL", env("PLATFORM_REDIS_URL"))
+		return nil, fmt.Errorf("%s: %v", env("PLATFORM_REDIS_URL"), err)
 	}
-	rdb := redis.NewClient(opt)
 	sink := platform.New(platform.Options{
 		Redis:     rdb,
 		Key:       cfg.Key,

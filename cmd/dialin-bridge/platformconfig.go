@@ -2,9 +2,9 @@ package main
 
 import (
 	"cmp"
-	"net/url"
 	"strings"
 
+	"github.com/dialin-bridge/dialin-bridge/internal/redisurl"
 	"github.com/dialin-bridge/dialin-bridge/platform"
 )
 
@@ -64,8 +64,8 @@ func (raw PlatformEnv) validate(bad func(format string, args ...any)) PlatformCo
 		bad("%s is required with %s=socketio-redis", env("PLATFORM_REDIS_URL"), env("PLATFORM"))
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(string(c.RedisURL)); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("%s must be a redis:// or rediss:// URL", env("PLATFORM_REDIS_URL"))
+		if err := redisurl.Check(string(c.RedisURL)); err != nil {
+			bad("%s %v", env("PLATFORM_REDIS_URL"), err)
 		}
 	}
 	if strings.Contains(c.Key, "#") {

@@ -91,7 +91,7 @@ func openStore(cfg Config, log *slog.Logger) (roster.Store, error) {
 		}
 		return b, nil
 	case "redis":
-		return roster.OpenRedis(string(cfg.RedisURL), roster.DefaultRedisPrefix)
+		return roster.OpenRedis(string(cfg.RedisURL), roster.DefaultRedisPrefix, cfg.RedisMinReplicas)
 	}
 	return nil, fmt.Errorf("store %q is not available", cfg.Store)
 }
@@ -276,27 +276,9 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		pctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := store.Ping(pctx); err != nil {
-			http.Error(w, "store not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if err := pub.Ready(pctx); err != nil {
-			http.Error(w, "events not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if err := plat.ready(pctx); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		if !core.Reconciled() {
-			http.Error(w, "first reconciliation not done", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	ready := &readiness{store: store, pub: pub, plat: plat, core: core, met: met}
+	mux.Handle("GET /readyz", ready)
+	spawn(ready.run)
 
 	if cfg.DebugAddr != "" {
 		spawn(func(ctx context.Context) { serveDebug(ctx, cfg.DebugAddr, log) })

@@ -25,9 +25,15 @@ type platformNode struct {
 // startPlatformNode runs one platform node on r (version v2 or v4) until the test ends.
 func startPlatformNode(t *testing.T, r *redisServer, version string) *platformNode {
 	t.Helper()
+	return startPlatformNodeOn(t, r.url(), version)
+}
+
+// startPlatformNodeOn runs one platform node whose adapter uses the Redis at redisURL.
+func startPlatformNodeOn(t *testing.T, redisURL, version string) *platformNode {
+	t.Helper()
 	addr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("node", filepath.Join(testDir(), "platformnode.js"), port, r.url(), platformRoom, jwtSecret, version)
+	cmd := exec.Command("node", filepath.Join(testDir(), "platformnode.js"), port, redisURL, platformRoom, jwtSecret, version)
 	cmd.Dir = testDir()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

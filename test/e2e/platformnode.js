@@ -4,6 +4,8 @@
 //
 //   node platformnode.js PORT REDIS_URL ROOM_TEMPLATE JWT_SECRET [v2|v4]
 //
+// A REDIS_URL with master_name (go-redis's failover URL) names Sentinels: the v2 node then
+// gives socket.io-redis ioredis clients that follow the Sentinels' master.
 // v2 (default): socket.io 2.5 with socket.io-redis 5.4 (node redis 3.x, its default reconnect
 // schedule). v4: socket.io 4 with @socket.io/redis-adapter 8 (node redis 4), accepting
 // socket.io-client 2.x through allowEIO3.
@@ -46,6 +48,27 @@ if (version === 'v4') {
   io = new Server(server, { allowEIO3: true, cors: { origin: true, credentials: true } });
   await Promise.all([pub.connect(), sub.connect()]);
   io.adapter(createAdapter(pub, sub));
+} else if (new URL(redisURL).searchParams.has('master_name')) {
+  // A Redis run with Sentinel (go-redis's failover URL, as the bridge takes it): the adapter's
+  // clients are ioredis clients that ask the Sentinels for the master and follow a promotion,
+  // re-subscribing on their own, as a platform on Sentinel runs socket.io-redis.
+  const Redis = require('ioredis');
+  const redisAdapter = require('socket.io-redis');
+  const u = new URL(redisURL);
+  const sentinels = [u.host, ...u.searchParams.getAll('addr')].map((a) => {
+    const i = a.lastIndexOf(':');
+    return { host: a.slice(0, i), port: Number(a.slice(i + 1)) };
+  });
+  const opts = { sentinels, name: u.searchParams.get('master_name') };
+  const pub = new Redis(opts);
+  const sub = new Redis(opts);
+  let last = '';
+  const once = (what) => { if (what !== last) log(what, new Date().toISOString()); last = what; };
+  pub.on('error', (e) => once('redis pub: ' + e.message));
+  sub.on('error', (e) => once('redis sub: ' + e.message));
+  sub.on('ready', () => log('redis sub ready', new Date().toISOString()));
+  io = require('socket.io')(server);
+  io.adapter(redisAdapter({ pubClient: pub, subClient: sub }));
 } else {
   const redisAdapter = require('socket.io-redis');
   io = require('socket.io')(server);

@@ -34,11 +34,15 @@ type fakeTwilio struct {
 }
 
 type fakeConf struct {
-	topic string
-	parts map[string][2]bool // CallSid → muted, hold
+	topic   string
+	parts   map[string][2]bool   // CallSid → muted, hold
+	created map[string]time.Time // CallSid → the participant's date_created
 }
 
 const fakePageSize = 2
+
+// twilioDate is how Twilio's REST API writes dates, as in "Thu, 01 Jun 2017 20:48:32 +0000".
+const twilioDate = "Mon, 02 Jan 2006 15:04:05 -0700"
 
 func newFakeTwilio(t testing.TB) *fakeTwilio {
 	f := &fakeTwilio{confs: map[string]*fakeConf{}, callers: map[string][2]string{}}
@@ -53,12 +57,22 @@ func (f *fakeTwilio) setLive(conf, topic string, sids ...string) {
 	defer f.mu.Unlock()
 	c := f.confs[conf]
 	if c == nil {
-		c = &fakeConf{topic: topic, parts: map[string][2]bool{}}
+		c = &fakeConf{topic: topic, parts: map[string][2]bool{}, created: map[string]time.Time{}}
 		f.confs[conf] = c
 	}
 	for _, sid := range sids {
 		c.parts[sid] = [2]bool{}
+		if _, ok := c.created[sid]; !ok {
+			c.created[sid] = time.Now()
+		}
 	}
+}
+
+// setCreated sets the date_created Twilio gives participant sid of conf.
+func (f *fakeTwilio) setCreated(conf, sid string, at time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.confs[conf].created[sid] = at
 }
 
 // setCaller says who placed call sid, for its Calls resource.
@@ -75,6 +89,7 @@ func (f *fakeTwilio) end(sids ...string) {
 	for id, c := range f.confs {
 		for _, sid := range sids {
 			delete(c.parts, sid)
+			delete(c.created, sid)
 		}
 		if len(c.parts) == 0 {
 			delete(f.confs, id)
@@ -233,7 +248,7 @@ func (f *fakeTwilio) listParticipants(w http.ResponseWriter, r *http.Request, co
 				"account_sid": accountID, "call_sid": sid, "conference_sid": conf, "label": nil,
 				"call_sid_to_coach": nil, "coaching": false, "end_conference_on_exit": false,
 				"start_conference_on_enter": true, "muted": st[0], "hold": st[1], "status": "connected",
-				"date_created": "Thu, 01 Jun 2017 20:48:32 +0000", "date_updated": "Thu, 01 Jun 2017 20:48:32 +0000",
+				"date_created": c.created[sid].UTC().Format(twilioDate), "date_updated": c.created[sid].UTC().Format(twilioDate),
 				"uri": "/2010-04-01/Accounts/" + accountID + "/Conferences/" + conf + "/Participants/" + sid + ".json",
 			})
 		}
