@@ -59,12 +59,7 @@ func New(raw string) (*redis.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.DialTimeout = or(o.DialTimeout, DialTimeout)
-		o.ReadTimeout = or(o.ReadTimeout, IOTimeout)
-		o.WriteTimeout = or(o.WriteTimeout, IOTimeout)
-		if o.MaxRetries == 0 {
-			o.MaxRetries = 1
-		}
+		bound(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries)
 		// The Sentinels are asked for the master with the same bounds.
 		return redis.NewFailoverClient(o), nil
 	}
@@ -72,13 +67,18 @@ func New(raw string) (*redis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.DialTimeout = or(o.DialTimeout, DialTimeout)
-	o.ReadTimeout = or(o.ReadTimeout, IOTimeout)
-	o.WriteTimeout = or(o.WriteTimeout, IOTimeout)
-	if o.MaxRetries == 0 {
-		o.MaxRetries = 1
-	}
+	bound(&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.MaxRetries)
 	return redis.NewClient(o), nil
+}
+
+// bound gives the options the package's timeouts and one retry where the URL set none.
+func bound(dial, read, write *time.Duration, retries *int) {
+	*dial = or(*dial, DialTimeout)
+	*read = or(*read, IOTimeout)
+	*write = or(*write, IOTimeout)
+	if *retries == 0 {
+		*retries = 1
+	}
 }
 
 func or(d, def time.Duration) time.Duration {
