@@ -194,3 +194,88 @@ func TestCatchUpLeavesOwnPublication(t *testing.T) {
 		t.Errorf("the sinks got %d events; want the join, published after the catch-up showed it", len(evs))
 	}
 }
+
+// failingLive is a store whose Live fails while fail is above zero, as a store's connections
+// do while they still point at a Redis master that has died.
+type failingLive struct {
+	roster.Store
+	mu   sync.Mutex
+	fail int
+}
+
+func (s *failingLive) Live(ctx context.Context) ([]roster.Call, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail > 0 {
+		s.fail--
+		return nil, errors.New("connection refused")
+	}
+	return s.Store.Live(ctx)
+}
+
+// runShared starts b's loop with a reconciliation interval too long to help, and waits until
+// its first reconciliation ran.
+func runShared(t *testing.T, b *presence.Core) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx, time.Hour) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for !b.Reconciled() {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitOnline(t *testing.T, clients *localSink, sid, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if ev, n := clients.last(sid); n == 1 && ev.Category == mapper.CategoryOnline {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+	}
+}
+
+// TestCatchUpRetriedAfterFailure: a catch-up asked for by a new subscription, whose read of
+// the store fails (a failover under way), is tried again until it succeeds, instead of
+// waiting for the next reconciliation. It failed before: B's clients never saw the party.
+func TestCatchUpRetriedAfterFailure(t *testing.T) {
+	ctx := context.Background()
+	mem := roster.NewMemory()
+	store := &failingLive{Store: mem}
+	a := presence.New(presence.Options{Roster: roster.New(mem), Rooms: testRooms(t), Shared: true})
+	bClients := &localSink{}
+	b := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t),
+		Sinks: []presence.Sink{bClients}, Local: bClients, Shared: true})
+	runShared(t, b)
+
+	sid := "CA00000000000000000000000000000009"
+	a.Admit(ctx, sid, topic, roster.Identity{DisplayName: "Dee"})
+	a.Participant(ctx, sid, join(1)) // lost while B's fan-out re-subscribed
+	store.mu.Lock()
+	store.fail = 2
+	store.mu.Unlock()
+	b.Resubscribed()
+	waitOnline(t, bClients, sid, "B's clients were not caught up once the store answered again")
+}
+
+// TestCatchUpLooksAgain: a join stored just after the catch-up that a new subscription asked
+// for, and published while the subscription was not yet live on the promoted master, is
+// still shown: the store is looked at again a moment later. It failed before.
+func TestCatchUpLooksAgain(t *testing.T) {
+	ctx := context.Background()
+	store := roster.NewMemory()
+	a := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t), Shared: true})
+	bClients := &localSink{}
+	b := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t),
+		Sinks: []presence.Sink{bClients}, Local: bClients, Shared: true})
+	runShared(t, b)
+
+	b.Resubscribed()
+	time.Sleep(200 * time.Millisecond) // the first look has found nothing
+	sid := "CA0000000000000000000000000000000a"
+	a.Admit(ctx, sid, topic, roster.Identity{DisplayName: "Eve"})
+	a.Participant(ctx, sid, join(1)) // its fan-out message lost
+	waitOnline(t, bClients, sid, "B's clients never saw a join stored just after the catch-up")
+}

@@ -56,16 +56,40 @@ func (c *Core) Run(ctx context.Context, interval time.Duration) {
 // wait waits for the next tick, catching up from the store whenever the fan-out asks. It
 // reports false when ctx is done.
 func (c *Core) wait(ctx context.Context, tick <-chan time.Time) bool {
+	var retry <-chan time.Time // a failed catch-up is tried again (Redis may be failing over)
 	for {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-c.catchup:
-			c.catchUpNow(ctx)
+			// Looked at again a moment later as well: events published while the new
+			// subscription and the store's connections were moving to a promoted master
+			// may be stored after this first look.
+			if retry = c.catchUpOrRetry(ctx); retry == nil {
+				retry = time.After(catchUpAgain)
+			}
+		case <-retry:
+			retry = c.catchUpOrRetry(ctx)
 		case <-tick:
 			return true
 		}
 	}
+}
+
+// catchUpRetry is how long a failed catch-up waits before it is tried again. Without the
+// retry, a catch-up asked for by a subscription made again during a failover, and failing
+// because the store's own connections still point at the old master, would wait for the next
+// reconciliation.
+const catchUpRetry = 500 * time.Millisecond
+
+// catchUpAgain is when a catch-up asked for by a new subscription looks at the store once more.
+const catchUpAgain = 2 * time.Second
+
+func (c *Core) catchUpOrRetry(ctx context.Context) <-chan time.Time {
+	if c.catchUpNow(ctx) != nil {
+		return time.After(catchUpRetry)
+	}
+	return nil
 }
 
 // Reconciled reports whether the first reconciliation ran (or was skipped for want of

@@ -58,9 +58,9 @@ func (c *Core) Resubscribed() {
 }
 
 // catchUpNow catches this instance's clients up from the store, when instances share it.
-func (c *Core) catchUpNow(ctx context.Context) {
+func (c *Core) catchUpNow(ctx context.Context) error {
 	if !c.opts.Shared || c.opts.Local == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
 	defer cancel()
@@ -72,6 +72,7 @@ func (c *Core) catchUpNow(ctx context.Context) {
 	if err != nil {
 		c.log.Warn("catching up from the store failed", "err", err)
 	}
+	return err
 }
 
 // catchUp shows this instance's clients every change the store holds that they were not
