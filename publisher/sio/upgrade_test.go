@@ -45,7 +45,12 @@ func TestPollingPostWhileUpgrading(t *testing.T) {
 		wsSend(t, ws, `42/chat,3["SHOUT","c"]`)
 		var got []string
 		for len(got) < 6 {
-			got = append(got, wsRead(t, ws))
+			// The root namespace's CONNECT ack ("40") is sent by go-socket.io on a
+			// goroutine of its own; when it was not polled before the upgrade it comes
+			// over the websocket, in any place. It is not part of what is checked.
+			if m := wsRead(t, ws); m != "40" {
+				got = append(got, m)
+			}
 		}
 		want := []string{`42/chat,["HEARD","a"]`, `43/chat,1["a"]`, `42/chat,["HEARD","b"]`, `43/chat,2["b"]`, `42/chat,["HEARD","c"]`, `43/chat,3["c"]`}
 		if strings.Join(got, " ") != strings.Join(want, " ") {
