@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"time"
 	"unicode/utf8"
 
@@ -164,6 +165,9 @@ func Result(status int) string {
 }
 
 // status is the answer to an error of the core.
+// digitRuns finds what may be a phone number in a message from Twilio.
+var digitRuns = regexp.MustCompile(`\+?\d{7,}`)
+
 func status(err error) (int, string) {
 	switch {
 	case errors.Is(err, presence.ErrUnknownParty):
@@ -179,7 +183,8 @@ func status(err error) (int, string) {
 	case errors.Is(err, presence.ErrTooManyRinging):
 		return http.StatusTooManyRequests, err.Error()
 	case errors.Is(err, presence.ErrTwilio), errors.Is(err, presence.ErrNoTwilio):
-		return http.StatusBadGateway, err.Error()
+		// Twilio's messages may quote the number ("The 'To' number … is not valid").
+		return http.StatusBadGateway, digitRuns.ReplaceAllStringFunc(err.Error(), mapper.Mask)
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusBadGateway, "Twilio did not answer in time"
 	}
