@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -31,12 +30,8 @@ var (
 )
 
 // twilioError is err from Twilio as ErrTwilio with Twilio's own message.
-// digitRuns finds what may be a phone number in a message from Twilio.
-var digitRuns = regexp.MustCompile(`\+?\d{7,}`)
-
 func twilioError(err error) error {
-	// Twilio's messages may quote the number ("The 'To' number … is not valid").
-	return fmt.Errorf("%w: %s", ErrTwilio, digitRuns.ReplaceAllStringFunc(twilioapi.Message(err), mapper.Mask))
+	return fmt.Errorf("%w: %s", ErrTwilio, twilioapi.Message(err))
 }
 
 // DialOutOptions configure dial-out.

@@ -23,9 +23,6 @@ func (c *Core) Parties(ctx context.Context, topicID string) ([]mapper.Event, err
 	return events, nil
 }
 
-// removalTimeout bounds one removal's wait on Twilio, whoever asked for it.
-const removalTimeout = 15 * time.Second
-
 // Remove hangs up a phone party of the topic through Twilio (a dial-out still ringing
 // included); its leaves, whose reason is removed, follows from Twilio's callbacks. It
 // returns ErrUnknownParty when the topic has no such party. A removal asked for while
@@ -39,11 +36,7 @@ func (c *Core) Remove(ctx context.Context, topicID, callSID string) error {
 		return fmt.Errorf("hang up: %w", ErrNoTwilio)
 	}
 	_, err, _ := c.removals.Do(topicID+"\x00"+callSID, func() (any, error) {
-		// Shared by every removal of the call that comes meanwhile: it must not end
-		// when the first asker goes away.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removalTimeout)
-		defer cancel()
-		return nil, c.remove(sctx, topicID, callSID)
+		return nil, c.remove(ctx, topicID, callSID)
 	})
 	return err
 }
@@ -57,9 +50,6 @@ func (c *Core) remove(ctx context.Context, topicID, callSID string) error {
 	}
 	if err != nil {
 		return err
-	}
-	if !first {
-		return nil // an earlier removal, which Twilio accepted, is ending the call
 	}
 	if err := c.opts.Twilio.Hangup(ctx, callSID); err != nil {
 		// The call goes on: its end, when it comes, is not a removal (unless an earlier
