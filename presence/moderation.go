@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -30,8 +31,12 @@ var (
 )
 
 // twilioError is err from Twilio as ErrTwilio with Twilio's own message.
+// digitRuns finds what may be a phone number in a message from Twilio.
+var digitRuns = regexp.MustCompile(`\+?\d{7,}`)
+
 func twilioError(err error) error {
-	return fmt.Errorf("%w: %s", ErrTwilio, twilioapi.Message(err))
+	// Twilio's messages may quote the number ("The 'To' number … is not valid").
+	return fmt.Errorf("%w: %s", ErrTwilio, digitRuns.ReplaceAllStringFunc(twilioapi.Message(err), mapper.Mask))
 }
 
 // DialOutOptions configure dial-out.
