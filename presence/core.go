@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/rooms"
@@ -110,13 +109,13 @@ type Core struct {
 	obs      Observer
 	log      *slog.Logger
 	mem      *memory
-	catchup  chan struct{}      // a catch-up from the store is due (see Resubscribed)
-	lobby    lobby              // when each waiting call's time is up
-	online   atomic.Int64       // phone parties online (see Online)
-	ready    atomic.Bool        // the first reconciliation ran
-	speech   speech             // the limit on speaking changes
-	dials    dials              // dial-outs being placed, by topic
-	removals singleflight.Group // hang-ups waiting on Twilio, by topic and call
+	catchup  chan struct{} // a catch-up from the store is due (see Resubscribed)
+	lobby    lobby         // when each waiting call's time is up
+	online   atomic.Int64  // phone parties online (see Online)
+	ready    atomic.Bool   // the first reconciliation ran
+	speech   speech        // the limit on speaking changes
+	dials    dials         // dial-outs being placed, by topic
+	removals removals      // hang-ups waiting on Twilio, by topic and call
 }
 
 // New returns a core.

@@ -27,7 +27,8 @@ func (c *Core) Parties(ctx context.Context, topicID string) ([]mapper.Event, err
 // included); its leaves, whose reason is removed, follows from Twilio's callbacks. It
 // returns ErrUnknownParty when the topic has no such party. A removal asked for while
 // another of the call is waiting on Twilio makes no second Twilio call: it shares that one's
-// outcome.
+// outcome, which no longer depends on the first asker staying (see removals). A removal of a
+// call an earlier, accepted removal is ending makes none either.
 func (c *Core) Remove(ctx context.Context, topicID, callSID string) error {
 	if c.opts.Twilio == nil {
 		if _, err := c.party(ctx, topicID, callSID); err != nil {
@@ -35,10 +36,9 @@ func (c *Core) Remove(ctx context.Context, topicID, callSID string) error {
 		}
 		return fmt.Errorf("hang up: %w", ErrNoTwilio)
 	}
-	_, err, _ := c.removals.Do(topicID+"\x00"+callSID, func() (any, error) {
-		return nil, c.remove(ctx, topicID, callSID)
+	return c.removals.do(ctx, topicID+"\x00"+callSID, func(ctx context.Context) error {
+		return c.remove(ctx, topicID, callSID)
 	})
-	return err
 }
 
 // remove marks the call as removed, so that its end says so however it is learnt, and hangs
@@ -51,15 +51,15 @@ func (c *Core) remove(ctx context.Context, topicID, callSID string) error {
 	if err != nil {
 		return err
 	}
+	if !first {
+		return nil // an earlier removal, which Twilio accepted, is ending the call
+	}
 	if err := c.opts.Twilio.Hangup(ctx, callSID); err != nil {
-		// The call goes on: its end, when it comes, is not a removal (unless an earlier
-		// removal, which Twilio accepted, marked it).
-		if first {
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			defer cancel()
-			if uerr := c.roster.NotRemoving(uctx, callSID); uerr != nil {
-				c.log.Error("a failed removal stays marked", "call_sid", callSID, "err", uerr)
-			}
+		// The call goes on: its end, when it comes, is not a removal.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if uerr := c.roster.NotRemoving(uctx, callSID); uerr != nil {
+			c.log.Error("a failed removal stays marked", "call_sid", callSID, "err", uerr)
 		}
 		return twilioError(err)
 	}
