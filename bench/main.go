@@ -160,6 +160,9 @@ func load(o options) (report, error) {
 	}
 	defer subs.close()
 
+	// A first scrape allocates what every scrape uses (the registry's buffers), so that the
+	// base reading holds it too.
+	bridgeMetric(client, o.url, "process_resident_memory_bytes")
 	rep.RSSBaseBytes, _ = bridgeMetric(client, o.url, "process_resident_memory_bytes")
 	cpuBefore, cpuErr := bridgeMetric(client, o.url, "process_cpu_seconds_total")
 	runID := make([]byte, 6)
@@ -356,6 +359,10 @@ func bridgeMetric(client *http.Client, base, name string) (float64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	// Uncompressed: a compressed scrape has the server allocate a gzip encoder (about 1 MB,
+	// kept in a pool) after it read its own memory, which the next reading would count as
+	// memory of the calls.
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err

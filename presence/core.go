@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/google/uuid"
 
@@ -260,6 +261,11 @@ func (c *Core) shownParty(ch roster.Change) *mapper.Party {
 		return nil
 	}
 	p := party(ch.Call, c.opts.Speaking)
+	// Kept while the call is shown: the strings every party of a topic shares are kept once
+	// (the topic's may be a slice of the webhook's whole body).
+	p.TopicID = unique.Make(p.TopicID).Value()
+	p.PictureURL = unique.Make(p.PictureURL).Value()
+	p.Role = unique.Make(p.Role).Value()
 	return &p
 }
 

@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dialin-bridge/dialin-bridge/mapper"
@@ -107,6 +108,10 @@ func New(store Store) *Roster {
 // nextVersion). The Change returned is the change stored, or the call as it is (owing
 // nothing) when fn stored nothing.
 func (r *Roster) change(ctx context.Context, sid string, fn func(c *Call, found bool) (save bool, emit Emit)) (Change, error) {
+	// sid is often a slice of a webhook's whole body (url.ParseQuery slices it), and it is
+	// kept for as long as the call is (the live index, the core's memory): a copy of its own
+	// lets the body go.
+	sid = strings.Clone(sid)
 	var ch Change
 	err := r.store.Update(ctx, sid, func(c *Call, found bool) bool {
 		ch = Change{Call: *c}

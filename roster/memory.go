@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,9 +34,19 @@ func (m *Memory) Update(ctx context.Context, sid string, fn func(c *Call, found 
 	}
 	if fn(&c, found) {
 		c.CallSID = sid
-		m.calls[sid] = c
+		m.calls[sid] = owned(c)
 	}
 	return nil
+}
+
+// owned is c with strings of its own: those a webhook hands in are slices of its whole body
+// (see url.ParseQuery), which the stored call must not keep alive.
+func owned(c Call) Call {
+	for _, s := range []*string{&c.CallSID, &c.TopicID, &c.ConferenceSID, &c.Username, &c.DisplayName,
+		&c.PictureURL, &c.Role, &c.Masked, &c.Reason} {
+		*s = strings.Clone(*s)
+	}
+	return c
 }
 
 // Get implements Store.
