@@ -1,6 +1,7 @@
 package webhook_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -197,5 +198,47 @@ func TestForbiddenChangesNothing(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSignatureNearMisses: a signature checked with one HMAC first (the URL as configured)
+// is still compared whole: one a byte or a character off, too long, too short or not base64
+// is refused, and nothing panics on its length.
+func TestSignatureNearMisses(t *testing.T) {
+	sid := callSID(2)
+	form := voiceForm(sid, unknownCaller, numA)
+	good := twilioSignature(authToken, publicURL+webhook.PathVoice, form)
+	raw, err := base64.StdEncoding.DecodeString(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := append([]byte(nil), raw...)
+	flipped[len(flipped)-1] ^= 1
+	sigs := map[string]string{
+		"last byte flipped":         base64.StdEncoding.EncodeToString(flipped),
+		"one byte too long":         base64.StdEncoding.EncodeToString(append(raw[:len(raw):len(raw)], 0)),
+		"one byte short":            base64.StdEncoding.EncodeToString(raw[:len(raw)-1]),
+		"a character added":         good + "A",
+		"padding dropped":           strings.TrimRight(good, "="),
+		"url-safe alphabet":         strings.NewReplacer("+", "-", "/", "_").Replace(good) + "x",
+		"twice as long":             good + good,
+		"28 characters, not base64": strings.Repeat("*", 28),
+		"a kilobyte":                strings.Repeat("A", 1024),
+	}
+	for name, sig := range sigs {
+		t.Run(name, func(t *testing.T) {
+			b := newBridge(t)
+			r := b.do(request{path: webhook.PathVoice, form: form, unsigned: true, header: map[string]string{"X-Twilio-Signature": sig}})
+			if r.status != http.StatusForbidden {
+				t.Fatalf("status %d (%q); want 403", r.status, r.body)
+			}
+			if _, stored := b.call(sid); stored {
+				t.Error("a refused request stored its call")
+			}
+		})
+	}
+	b := newBridge(t)
+	if r := b.do(request{path: webhook.PathVoice, form: form, unsigned: true, header: map[string]string{"X-Twilio-Signature": good}}); r.status != http.StatusOK {
+		t.Fatalf("the exact signature: status %d (%q); want 200", r.status, r.body)
 	}
 }

@@ -5,6 +5,8 @@ package webhook
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -99,6 +101,7 @@ type Handler struct {
 	log       *slog.Logger
 	obs       Observer
 	validator client.RequestValidator
+	macs      sync.Pool // hash.Hash: HMAC-SHA1s keyed with the auth token, reused (see signed)
 	mux       *http.ServeMux
 	joins     sync.Map // topic id → its join TwiML, the same for every call
 }
@@ -133,6 +136,8 @@ func New(opts Options, core Core, rooms func() *rooms.Rooms, obs Observer, log *
 		validator: client.NewRequestValidator(opts.AuthToken),
 		mux:       http.NewServeMux(),
 	}
+	token := []byte(opts.AuthToken)
+	h.macs.New = func() any { return hmac.New(sha1.New, token) }
 	h.mux.Handle(PathVoice, h.endpoint("voice", h.voice))
 	h.mux.Handle(PathPIN, h.endpoint("pin", h.pin))
 	h.mux.Handle(PathLobby, h.endpoint("lobby", h.lobby))

@@ -148,7 +148,10 @@ func (o *outbox) write() {
 // writeBatch writes packets as Engine.IO message frames; several are gathered into one write
 // where the transport allows.
 func writeBatch(conn sessionWriter, batch [][]byte) (err error) {
-	if c := corkOf(conn.RemoteAddr()); c != nil && len(batch) > 1 {
+	if len(batch) == 1 {
+		return writePacket(conn, batch[0])
+	}
+	if c := corkOf(conn.RemoteAddr()); c != nil {
 		c.Cork()
 		defer func() {
 			if uerr := c.Uncork(); err == nil {
@@ -157,19 +160,24 @@ func writeBatch(conn sessionWriter, batch [][]byte) (err error) {
 		}()
 	}
 	for _, p := range batch {
-		w, err := conn.NextWriter(eio.TEXT)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(p)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
+		if err := writePacket(conn, p); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writePacket writes one packet as an Engine.IO message frame.
+func writePacket(conn sessionWriter, p []byte) error {
+	w, err := conn.NextWriter(eio.TEXT)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(p)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // queued is how many packets were ever queued.
