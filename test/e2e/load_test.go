@@ -3,11 +3,14 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/dialin-bridge/dialin-bridge/internal/twiliotest"
 )
 
 // loadReport is the part of the load tool's JSON report these tests read.
@@ -64,7 +67,49 @@ func TestLoadToolFloor(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build bench/floor: %v\n%s", err, out)
 	}
-	srv := exec.Command(bin, "-addr", "127.0.0.1:0")
+	url := startListening(t, exec.Command(bin, "-addr", "127.0.0.1:0"), "floor listening on ")
+	rep := runLoadTool(t, "-url", url, "-topic", "5a1339868509b80641a56655", "-calls", "200", "-rate", "100",
+		"-concurrency", "8", "-subscribers", "5", "-fail-on-loss")
+	if rep.Expected != 200*2*5 || rep.Delivered != rep.Expected || rep.Dups != 0 || rep.Errors != 0 {
+		t.Errorf("report %+v; want all %d events delivered once, no webhook errors", rep, 200*2*5)
+	}
+	if rep.CPU <= 0 {
+		t.Errorf("report %+v; want the floor's CPU per dial-in", rep)
+	}
+}
+
+// TestLoadToolPeer runs the load tool, paced, against bench/peer, the Node peer on
+// socket.io 2.x's own server. It does the work it stands for: a webhook without Twilio's
+// signature is refused, and with signed webhooks and subscribers holding a token every event
+// reaches every real socket.io-client subscriber exactly once.
+func TestLoadToolPeer(t *testing.T) {
+	t.Parallel()
+	url := startListening(t, exec.Command("node", "bench/peer/peer.js", "-addr", "127.0.0.1:0",
+		"-auth-token", authToken, "-jwt-secret", jwtSecret), "peer listening on ")
+	resp, err := http.PostForm(url+"/twilio/voice", twiliotest.Voice(twiliotest.CallSID(1), twiliotest.From, "+15005550006"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("unsigned webhook: status %d, want 403", resp.StatusCode)
+	}
+	rep := runLoadTool(t, "-url", url, "-auth-token", authToken, "-jwt-secret", jwtSecret,
+		"-topic", "5a1339868509b80641a56655", "-calls", "200", "-rate", "100",
+		"-concurrency", "8", "-subscribers", "5", "-fail-on-loss")
+	if rep.Expected != 200*2*5 || rep.Delivered != rep.Expected || rep.Dups != 0 || rep.Errors != 0 {
+		t.Errorf("report %+v; want all %d events delivered once, no webhook errors", rep, 200*2*5)
+	}
+	if rep.CPU <= 0 {
+		t.Errorf("report %+v; want the peer's CPU per dial-in", rep)
+	}
+}
+
+// startListening starts a server that prints prefix and its base URL as its first line, and
+// returns that URL; the server is killed when the test ends.
+func startListening(t *testing.T, srv *exec.Cmd, prefix string) string {
+	t.Helper()
+	srv.Dir = repoRoot()
 	srv.Stderr = os.Stderr // why it stopped, if it does
 	stdout, err := srv.StdoutPipe()
 	if err != nil {
@@ -75,16 +120,9 @@ func TestLoadToolFloor(t *testing.T) {
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), "floor listening on ")
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
 	if err != nil || !ok {
-		t.Fatalf("floor's first line %q (%v); want its address", line, err)
+		t.Fatalf("first line %q (%v); want %q and the address", line, err, prefix)
 	}
-	rep := runLoadTool(t, "-url", url, "-topic", "5a1339868509b80641a56655", "-calls", "200", "-rate", "100",
-		"-concurrency", "8", "-subscribers", "5", "-fail-on-loss")
-	if rep.Expected != 200*2*5 || rep.Delivered != rep.Expected || rep.Dups != 0 || rep.Errors != 0 {
-		t.Errorf("report %+v; want all %d events delivered once, no webhook errors", rep, 200*2*5)
-	}
-	if rep.CPU <= 0 {
-		t.Errorf("report %+v; want the floor's CPU per dial-in", rep)
-	}
+	return url
 }
