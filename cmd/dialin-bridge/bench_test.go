@@ -42,6 +42,26 @@ func BenchmarkDialIn(b *testing.B) {
 	}
 }
 
+// BenchmarkDialInPaced is BenchmarkDialIn at the pace of 150 dial-ins a second: its four
+// webhooks 1.67 ms apart, the process idle in between, as a bridge serves them at that rate.
+// Set against BenchmarkDialIn (webhooks back to back, with caches and the CPU's predictors
+// warm), it shows what running cold costs each webhook. "sleep" is the pace alone: the
+// benchmark's own sleeps and wake-ups, with no webhook, to be taken off the other two.
+func BenchmarkDialInPaced(b *testing.B) {
+	const pace = time.Second / 150 / 4
+	for _, store := range []string{"bolt", "memory"} {
+		b.Run(store, func(b *testing.B) { benchWebhooksPaced(b, store, pace) })
+	}
+	b.Run("sleep", func(b *testing.B) {
+		u0, s0 := processCPU()
+		for range b.N * len(dialInSteps) {
+			time.Sleep(pace)
+		}
+		u1, s1 := processCPU()
+		b.ReportMetric(float64((u1-u0+s1-s0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	})
+}
+
 // BenchmarkWebhook measures each webhook of a dial-in alone, through the same stack as
 // BenchmarkDialIn: each op is one webhook of a new call, whose earlier webhooks were sent
 // outside the timer (join: the incoming call; leave: the incoming call and the join; ...).
@@ -59,6 +79,16 @@ var dialInSteps = []string{"voice", "join", "leave", "completed"}
 // benchWebhooks times webhooks [from, to) of each dial-in, after sending its webhooks before
 // from outside the timer. An op is one dial-in's timed webhooks.
 func benchWebhooks(b *testing.B, store string, from, to int) {
+	benchWebhooksAt(b, store, from, to, 0)
+}
+
+// benchWebhooksPaced times whole dial-ins with pace between webhooks.
+func benchWebhooksPaced(b *testing.B, store string, pace time.Duration) {
+	benchWebhooksAt(b, store, 0, len(dialInSteps), pace)
+}
+
+// benchWebhooksAt is benchWebhooks with pace between the timed webhooks (none when zero).
+func benchWebhooksAt(b *testing.B, store string, from, to int, pace time.Duration) {
 	dir := b.TempDir()
 	logf, err := os.Create(filepath.Join(dir, "log"))
 	if err != nil {
@@ -110,6 +140,9 @@ func benchWebhooks(b *testing.B, store string, from, to int) {
 		u0, s0 := processCPU()
 		for _, dial := range reqs {
 			for _, r := range dial[from:to] {
+				if pace > 0 {
+					time.Sleep(pace)
+				}
 				answer(b, h, r)
 			}
 		}
