@@ -94,10 +94,14 @@ func (h *corkingHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 type corkConn struct {
 	net.Conn
 
-	mu       sync.Mutex
-	corked   bool
-	buf      []byte
-	deadline *time.Time // while corked: the latest write deadline asked for (zero: none)
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+	// While corked: the latest write deadline asked for, if any (hasDeadline; zero: none).
+	// Kept by value: a pointer to the argument would move every call's t to the heap,
+	// corked or not.
+	deadline    time.Time
+	hasDeadline bool
 }
 
 func (c *corkConn) Write(p []byte) (int, error) {
@@ -119,8 +123,8 @@ func (c *corkConn) SetWriteDeadline(t time.Time) error {
 	if !c.corked {
 		return c.Conn.SetWriteDeadline(t)
 	}
-	if c.deadline == nil || (!c.deadline.IsZero() && (t.IsZero() || t.After(*c.deadline))) {
-		c.deadline = &t
+	if !c.hasDeadline || (!c.deadline.IsZero() && (t.IsZero() || t.After(c.deadline))) {
+		c.deadline, c.hasDeadline = t, true
 	}
 	return nil
 }
@@ -138,9 +142,9 @@ func (c *corkConn) Uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	if c.deadline != nil {
-		c.Conn.SetWriteDeadline(*c.deadline)
-		c.deadline = nil
+	if c.hasDeadline {
+		c.Conn.SetWriteDeadline(c.deadline)
+		c.deadline, c.hasDeadline = time.Time{}, false
 	}
 	if len(c.buf) == 0 {
 		return nil
