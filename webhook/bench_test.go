@@ -25,7 +25,7 @@ func BenchmarkSignatureAndParse(b *testing.B) {
 	form, _ := url.ParseQuery(body)
 	v := client.NewRequestValidator(token)
 	sig := twiliotest.Sign(token, fullURL, form)
-	h := &Handler{validator: v, opts: Options{PublicURL: "https://bridge.example.com"}}
+	h := &Handler{validator: v, opts: Options{PublicURL: "https://bridge.example.com", AuthToken: token}}
 	r, _ := http.NewRequest(http.MethodPost, fullURL, nil)
 	r.Header.Set("X-Twilio-Signature", sig)
 	b.ReportAllocs()

@@ -188,7 +188,10 @@ func (h *Handler) signedAs(u, joined, sig string) bool {
 	if n, err := base64.StdEncoding.Decode(want[:], []byte(sig)); err != nil || n != sha1.Size {
 		return false
 	}
-	mac := h.macs.Get().(hash.Hash)
+	mac, _ := h.macs.Get().(hash.Hash)
+	if mac == nil {
+		mac = hmac.New(sha1.New, []byte(h.opts.AuthToken))
+	}
 	defer h.macs.Put(mac)
 	mac.Reset()
 	io.WriteString(mac, u)

@@ -5,8 +5,6 @@ package webhook
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -101,7 +99,7 @@ type Handler struct {
 	log       *slog.Logger
 	obs       Observer
 	validator client.RequestValidator
-	macs      sync.Pool // hash.Hash: HMAC-SHA1s keyed with the auth token, reused (see signed)
+	macs      sync.Pool // hash.Hash: HMAC-SHA1s keyed with the auth token, reused (see signedAs)
 	mux       *http.ServeMux
 	joins     sync.Map // topic id → its join TwiML, the same for every call
 }
@@ -136,8 +134,6 @@ func New(opts Options, core Core, rooms func() *rooms.Rooms, obs Observer, log *
 		validator: client.NewRequestValidator(opts.AuthToken),
 		mux:       http.NewServeMux(),
 	}
-	token := []byte(opts.AuthToken)
-	h.macs.New = func() any { return hmac.New(sha1.New, token) }
 	h.mux.Handle(PathVoice, h.endpoint("voice", h.voice))
 	h.mux.Handle(PathPIN, h.endpoint("pin", h.pin))
 	h.mux.Handle(PathLobby, h.endpoint("lobby", h.lobby))
