@@ -151,6 +151,7 @@ func (c *Core) Admit(ctx context.Context, sid, topicID string, id roster.Identit
 func (c *Core) Participant(ctx context.Context, sid string, p roster.Participant) (bool, error) {
 	ch, err := c.roster.Participant(ctx, sid, p, c.name)
 	if err != nil {
+		c.publishMade(err)
 		return false, err
 	}
 	if ch.Speech && !c.speech.admit(ch, c.publishNow) {
@@ -164,6 +165,7 @@ func (c *Core) Participant(ctx context.Context, sid string, p roster.Participant
 func (c *Core) Ringing(ctx context.Context, sid string, seq int64) (bool, error) {
 	ch, err := c.roster.Ringing(ctx, sid, seq)
 	if err != nil {
+		c.publishMade(err)
 		return false, err
 	}
 	c.publish(ch)
@@ -175,6 +177,7 @@ func (c *Core) Ringing(ctx context.Context, sid string, seq int64) (bool, error)
 func (c *Core) CallEnded(ctx context.Context, sid string, seq int64, status string) (bool, error) {
 	ch, err := c.roster.CallEnded(ctx, sid, seq, status)
 	if err != nil {
+		c.publishMade(err)
 		return false, err
 	}
 	c.lobbyLeft(ch)
@@ -187,7 +190,18 @@ func (c *Core) CallEnded(ctx context.Context, sid string, seq int64, status stri
 func (c *Core) ConferenceEnd(ctx context.Context, topicID, conferenceSID string, seq int64) (int, error) {
 	chs, err := c.roster.ConferenceEnd(ctx, topicID, conferenceSID, seq)
 	c.publish(chs...)
+	c.publishMade(err)
 	return len(chs), err
+}
+
+// publishMade publishes what a change owes that the store made although it reports an
+// error: one too few Redis replicas acknowledged (roster.Unreplicated). Its webhook is
+// answered 503 all the same, and Twilio's retry, which changes nothing, owes nothing: without
+// this, the event would reach no client until a catch-up, and the platform's never.
+func (c *Core) publishMade(err error) {
+	if u, ok := errors.AsType[*roster.Unreplicated](err); ok {
+		c.publish(u.Change)
+	}
 }
 
 // name names a participant the roster never saw: it reached the conference some other way,

@@ -207,6 +207,7 @@ func (c *Core) DialOut(ctx context.Context, topicID, to, displayname string) (st
 	}
 	ch, err := c.roster.DialOut(ctx, sid, topicID, id)
 	if err != nil {
+		c.publishMade(err)
 		// The call rings all the same; its callbacks find no record and it is not shown
 		// until it joins (named from Twilio's Calls resource).
 		c.log.Error("cannot store the dial-out", "call_sid", sid, "topic", topicID, "err", err)

@@ -123,6 +123,7 @@ func (c *Core) ReconcileOnce(ctx context.Context) {
 	c.seedOnline(rctx)
 	changes, live, err := c.roster.Reconcile(rctx, c.liveCalls, c.name)
 	c.publish(changes...)
+	c.publishMade(err)
 	if err == nil {
 		// Dial-outs whose end was missed while they rang: not participants, so Twilio's
 		// Calls resource says.

@@ -143,7 +143,8 @@ func (r *Redis) Update(ctx context.Context, sid string, fn func(c *Call, found b
 func (r *Redis) waitReplicas(ctx context.Context, tx *redis.Tx) error {
 	n, err := tx.Wait(ctx, r.replicas, ReplicaTimeout).Result()
 	if err != nil {
-		return fmt.Errorf("wait for replicas: %w", err)
+		// The master took the change; whether any replica holds it is unknown.
+		return fmt.Errorf("%w: wait for replicas: %v", ErrNotReplicated, err)
 	}
 	if n < int64(r.replicas) {
 		return fmt.Errorf("%w: %d of %d in %v", ErrNotReplicated, n, r.replicas, ReplicaTimeout)
