@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrNotParty marks an action on a call that is not a phone party of the topic now.
@@ -64,19 +65,27 @@ func (r *Roster) Ringing(ctx context.Context, sid string, seq int64) (Change, er
 	return ch, nil
 }
 
+// RemovingFor is how long a removal's mark stands for the removal under way: an earlier
+// removal's hang-up, asked of Twilio within it, may still end the call, so a removal asked for
+// meanwhile makes no second hang-up. An older mark is a removal whose end never came (its
+// hang-up failed, and so did taking its mark back): the next removal hangs up again. It is
+// far above a removal's own bound, so that another instance's clock, a few seconds off, does
+// not matter.
+const RemovingFor = time.Minute
+
 // Removing marks a phone party of topicID (online, or a dial-out ringing) as being removed
-// by an admin, and returns it. first is false when an earlier removal marked it already.
-// ErrNotParty: no such party.
+// by an admin, and returns it. first is false when an earlier removal marked it less than
+// RemovingFor ago. ErrNotParty: no such party.
 func (r *Roster) Removing(ctx context.Context, sid, topicID string) (c Call, first bool, err error) {
 	known := false
 	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
+		now := r.now()
 		known = found && c.TopicID == topicID && (c.State == Online || (c.State == Dialing && c.DialOut))
-		first = known && !c.Removing
+		first = known && (!c.Removing || now.Sub(c.RemovingAt) >= RemovingFor)
 		if !first {
 			return false, EmitNone
 		}
-
-		c.Removing = true
+		c.Removing, c.RemovingAt = true, now
 		return true, EmitNone
 	})
 	if err != nil {
@@ -95,7 +104,7 @@ func (r *Roster) NotRemoving(ctx context.Context, sid string) error {
 		if !found || c.State == Ended || !c.Removing {
 			return false, EmitNone
 		}
-		c.Removing = false
+		c.Removing, c.RemovingAt = false, time.Time{}
 		return true, EmitNone
 	})
 	if err != nil {

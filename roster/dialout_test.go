@@ -92,7 +92,7 @@ func TestDialOutOrder(t *testing.T) {
 // a failed removal is taken back; reasons of a call that never connected apply only to a
 // dial-out still dialing; reconciliation's end says lost.
 func TestLeaveReasonRules(t *testing.T) {
-	r, _ := newRoster(t, "memory")
+	r, clk := newRoster(t, "memory")
 	ctx, must := context.Background(), checker(t)
 	online := func(sid string) {
 		if _, err := r.Admit(ctx, sid, dialTopic, ann); err != nil {
@@ -106,6 +106,15 @@ func TestLeaveReasonRules(t *testing.T) {
 	}
 	if _, first, _ := r.Removing(ctx, "CA1", dialTopic); first {
 		t.Error("a second removal is first again")
+	}
+	// A mark older than RemovingFor is a removal whose end never came (its hang-up and the
+	// taking back of its mark both failed): the next removal is first again.
+	clk.set(clk.read().Add(RemovingFor))
+	if _, first, _ := r.Removing(ctx, "CA1", dialTopic); !first {
+		t.Error("a removal a minute after a mark that never ended the call is not first")
+	}
+	if _, first, _ := r.Removing(ctx, "CA1", dialTopic); first {
+		t.Error("a removal just after the renewed mark is first again")
 	}
 	if ch := must(r.CallEnded(ctx, "CA1", 1, "completed")); ch.Call.Reason != mapper.ReasonRemoved {
 		t.Errorf("removed call's reason %q", ch.Call.Reason)

@@ -53,6 +53,9 @@ type Call struct {
 	// Removing marks a call an admin asked to remove; its leaves says removed, however its
 	// end is learnt.
 	Removing bool `json:"rm,omitempty"`
+	// RemovingAt is when Removing was set, by the clock of the instance that set it (zero in
+	// records written before it was kept).
+	RemovingAt time.Time `json:"rmt,omitzero"`
 	// Reason is why an ended call left (one of mapper's Reason values).
 	Reason string `json:"rs,omitempty"`
 	// ConfSeq is the SequenceNumber of the last conference callback applied, valid when
