@@ -136,8 +136,9 @@ func New(opts Options) *Core {
 	return c
 }
 
-// Close stops the speaking changes waiting for their turn, and waits for any on its way.
-func (c *Core) Close() { c.speech.close() }
+// Close publishes the speaking changes waiting for their turn, and waits for any on its way.
+// It is called before the sinks close, so that those changes reach them.
+func (c *Core) Close() { c.speech.close(c.publishNow) }
 
 // Admit records an incoming call routed to topicID (empty while the caller is asked for a
 // PIN). It owes no event.

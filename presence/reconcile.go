@@ -206,6 +206,7 @@ func (c *Core) retractGhosts(ctx context.Context, live map[string]roster.LiveCal
 			c.opts.Local.ShowLocal(mapper.Leaves(p, uuid.NewString()))
 		}) {
 			n++
+			c.speech.forget(sid)
 			if !found {
 				// A ghost no store held any more, last heard of at the version shown. (A
 				// call the store ended was counted by the reconciliation that ended it, or

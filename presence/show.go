@@ -28,7 +28,11 @@ func (c *Core) Deliver(ev mapper.Event, show func()) bool {
 		pp := mapper.PartyOf(ev)
 		p = &pp
 	}
-	return c.mem.show(ev.Sender.ID, ev.Version, p, show)
+	shown := c.mem.show(ev.Sender.ID, ev.Version, p, show)
+	if shown && ev.Category == mapper.CategoryLeaves {
+		c.speech.forget(ev.Sender.ID) // it left through another instance: nothing of it waits here
+	}
+	return shown
 }
 
 // Replay shows one client ev, a party's state as Parties read it, by calling show: in order
@@ -123,7 +127,11 @@ func (c *Core) showLocal(ch roster.Change) bool {
 	if c.mem.version(ch.Call.CallSID) >= ch.Call.Version {
 		return false // shown already, or a newer state was
 	}
-	return c.mem.catchUp(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
+	shown := c.mem.catchUp(ch.Call.CallSID, ch.Call.Version, c.shownParty(ch), func() {
 		c.opts.Local.ShowLocal(c.eventOf(ch))
 	})
+	if shown && ch.Emit == roster.EmitLeaves {
+		c.speech.forget(ch.Call.CallSID)
+	}
+	return shown
 }

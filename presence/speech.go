@@ -123,16 +123,25 @@ func (s *speech) forget(sid string) {
 	}
 }
 
-// close stops every waiting change and waits for those on their way.
-func (s *speech) close() {
+// close publishes every change still waiting for its turn (a party's last state always
+// reaches the room, a shutdown's too), and waits for those on their way. It admits no more
+// changes to wait: from then on each is published at once.
+func (s *speech) close(publish func(roster.Change)) {
 	s.mu.Lock()
 	s.closed = true
+	var last []roster.Change
 	for sid, t := range s.calls {
 		if t.timer != nil && t.timer.Stop() {
 			s.wg.Done()
+		}
+		if t.pending != nil {
+			last = append(last, *t.pending)
 		}
 		delete(s.calls, sid)
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	for _, ch := range last {
+		publish(ch)
+	}
 }

@@ -89,3 +89,27 @@ func TestSpeechLimit(t *testing.T) {
 		t.Errorf("b's last event %+v; want muted, not speaking", ms)
 	}
 }
+
+// TestSpeechPendingAtClose: a speaking change held back by the limit when the bridge shuts
+// down still reaches the sinks (Close runs before they close): the room is left showing the
+// party's last state, not the one before it.
+func TestSpeechPendingAtClose(t *testing.T) {
+	sink := &timedSink{}
+	core := presence.New(presence.Options{Roster: roster.New(roster.NewMemory()), Rooms: testRooms(t), Sinks: []presence.Sink{sink}, Speaking: true})
+	ctx := context.Background()
+	sid := fmt.Sprintf("CA%032d", 3)
+	core.Admit(ctx, sid, topic, roster.Identity{DisplayName: "x"})
+	core.Participant(ctx, sid, join(1))
+	for i := range 5 { // four go out at once, ending not speaking; the fifth, a start, waits
+		core.Participant(ctx, sid, speak(int64(2+i), i%2 == 0))
+	}
+	core.Close()
+	evs, _ := sink.get()
+	last := evs[len(evs)-1]
+	if s := last.Content.MediaSession.Speaking; last.Sender.ID != sid || s == nil || !*s {
+		t.Fatalf("last event %+v after Close; want the party speaking, its last state", last.Content.MediaSession)
+	}
+	if len(evs) != 6 {
+		t.Errorf("%d events; want the join, four changes and the last one held back", len(evs))
+	}
+}

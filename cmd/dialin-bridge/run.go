@@ -313,6 +313,7 @@ func serve(ctx context.Context, cfg Config, limits httpLimits, log *slog.Logger)
 	// runs: the event of each webhook answered reaches this instance's clients and the
 	// fan-out's queue. Then the room side closes, and its fan-out sends what it holds.
 	webhooks.wait(sctx)
+	core.Close() // speaking changes still waiting for their turn go out now, while the sinks run
 	pub.Close()
 	if err := <-shut; err != nil {
 		log.Warn("shutdown cut short", "err", err)
