@@ -14,10 +14,11 @@ import (
 
 // Wait puts call sid, routed to topicID, in the topic's lobby with the caller's identity.
 // A call waiting already keeps its place (and when it began waiting); a call admitted,
-// denied or gone is left as it is. The Change says what the call was before.
+// denied or gone is left as it is (an admitted call stays routed: a redirect of the lobby's
+// that crossed Twilio's move joins it too). The Change says what the call was before.
 func (r *Roster) Wait(ctx context.Context, sid, topicID string, id Identity) (Change, error) {
 	ch, err := r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
-		if found && c.State != Routing {
+		if found && (c.State != Routing || c.Admitted) {
 			return false, EmitNone
 		}
 		if !found || c.DisplayName == "" {
@@ -46,7 +47,7 @@ func (r *Roster) Decide(ctx context.Context, topicID, sid string, admit bool) (C
 			return false, EmitNone
 		}
 		if admit {
-			c.State, c.Since = Routing, r.now()
+			c.State, c.Since, c.Admitted = Routing, r.now(), true
 			return true, EmitNone
 		}
 		return true, r.end(c, c.State, mapper.ReasonRemoved)
@@ -64,7 +65,7 @@ func (r *Roster) Undecide(ctx context.Context, sid string, since time.Time) (Cha
 		if !found || c.State != Routing || c.ConfSeen {
 			return false, EmitNone
 		}
-		c.State, c.Since = Waiting, since
+		c.State, c.Since, c.Admitted = Waiting, since, false
 		return true, EmitNone
 	})
 	if err != nil {

@@ -52,6 +52,11 @@ func TestLobby(t *testing.T) {
 			if _, ok, _ := r.Decide(ctx, "T1", "CA1", false); ok {
 				t.Error("a denial after the admission took effect")
 			}
+			// The lobby's own redirect, crossing Twilio's move, finds the call admitted: it
+			// stays routed, to join (it is not put back in the lobby).
+			if ch := must(r.Wait(ctx, "CA1", "T1", id)); ch.Call.State != Routing {
+				t.Errorf("a redirect after the admission put the call back in the lobby: %+v", ch.Call)
+			}
 			join, err := r.Participant(ctx, "CA1", Participant{ConferenceSID: "CF1", TopicID: "T1", Seq: 1}, nil)
 			if err != nil || join.Emit != EmitOnline {
 				t.Fatalf("join after admission: %+v %v", join, err)

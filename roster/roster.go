@@ -53,6 +53,9 @@ type Call struct {
 	// Removing marks a call an admin asked to remove; its leaves says removed, however its
 	// end is learnt.
 	Removing bool `json:"rm,omitempty"`
+	// Admitted marks a call an admin let in from its topic's lobby: routed again, it must not
+	// be put back in the lobby by a redirect of the lobby's own that crossed Twilio's move.
+	Admitted bool `json:"ad,omitempty"`
 	// RemovingAt is when Removing was set, by the clock of the instance that set it (zero in
 	// records written before it was kept).
 	RemovingAt time.Time `json:"rmt,omitzero"`
