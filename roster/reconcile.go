@@ -133,5 +133,10 @@ func (r *Roster) appear(ctx context.Context, sid string, lc LiveCall, fallback *
 	if err != nil {
 		return Change{}, fmt.Errorf("join listed call: %w", err)
 	}
+	if ch.Emit == EmitOnline {
+		// Twilio may have listed the call just before its conference ended, and the end,
+		// applied meanwhile, did not see it online: an ended conference holds nobody.
+		ch = r.unlessEnded(ctx, sid, Participant{ConferenceSID: lc.ConferenceSID}, ch)
+	}
 	return ch, nil
 }

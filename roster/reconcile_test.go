@@ -157,6 +157,38 @@ func TestReconcileListError(t *testing.T) {
 	}
 }
 
+// TestReconcileAfterConferenceEnd: Twilio listed a routing call (its join callback lost) in
+// a conference whose end was applied before the listing was: the call is not brought online
+// in a conference that is over.
+func TestReconcileAfterConferenceEnd(t *testing.T) {
+	ctx := context.Background()
+	for _, kind := range storeKinds {
+		t.Run(kind, func(t *testing.T) {
+			r, _ := newRoster(t, kind)
+			if _, err := r.Admit(ctx, "CA1", "A", Identity{DisplayName: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.ConferenceEnd(ctx, "A", "CF1", 9); err != nil {
+				t.Fatal(err)
+			}
+			changes, _, err := r.Reconcile(ctx, func(context.Context) (map[string]LiveCall, error) {
+				return map[string]LiveCall{"CA1": {TopicID: "A", ConferenceSID: "CF1"}}, nil
+			}, func(context.Context, string, string) *Identity { return &Identity{DisplayName: "x"} })
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ch := range changes {
+				if ch.Emit == EmitOnline {
+					t.Errorf("the call was brought online in an ended conference: %+v", ch)
+				}
+			}
+			if c, _, _ := r.Get(ctx, "CA1"); c.State == Online {
+				t.Errorf("the call is online in an ended conference: %+v", c)
+			}
+		})
+	}
+}
+
 func snapshot(t *testing.T, r *Roster, sids ...string) map[string]Call {
 	t.Helper()
 	out := map[string]Call{}
