@@ -88,6 +88,23 @@ func TestDialOutOrder(t *testing.T) {
 	}
 }
 
+// TestDialOutNamelessJoin: a dial-out whose ringing callback overtook the bridge's record of
+// whom it called, a record that then failed to be written, joins named (from Twilio's Calls
+// resource, through the namer), not with an empty name.
+func TestDialOutNamelessJoin(t *testing.T) {
+	r, _ := newRoster(t, "memory")
+	ctx, must := context.Background(), checker(t)
+	if ch := must(r.Ringing(ctx, "CA1", 0)); ch.Emit != EmitNone {
+		t.Fatalf("ringing of an unrecorded dial-out emitted %v", ch.Emit)
+	}
+	named := 0
+	namer := func(context.Context, string, string) *Identity { named++; return &ann }
+	ch := must(r.Participant(ctx, "CA1", joinOf(1), namer))
+	if ch.Emit != EmitOnline || ch.Call.DisplayName != ann.DisplayName || named != 1 {
+		t.Errorf("join: %v, shown as %q, named %d times; want online as %q", ch.Emit, ch.Call.DisplayName, named, ann.DisplayName)
+	}
+}
+
 // TestLeaveReasonRules: a removal marks the call so its end says removed however it comes;
 // a failed removal is taken back; reasons of a call that never connected apply only to a
 // dial-out still dialing; reconciliation's end says lost.

@@ -199,12 +199,17 @@ func (r *Roster) participant(ctx context.Context, sid string, p Participant, fal
 	}
 	speech := false
 	ch, err = r.change(ctx, sid, func(c *Call, found bool) (bool, Emit) {
-		known, speech = found, false
-		if !found {
+		// A call stored without a name (a dial-out whose ringing callback overtook the
+		// bridge's record of whom it called, which then failed) is named as an unknown one.
+		nameless := found && c.DisplayName == "" && c.State == Dialing
+		known, speech = found && !nameless, false
+		if !found || nameless {
 			if fallback == nil {
 				return false, EmitNone
 			}
 			c.Identity = *fallback
+		}
+		if !found {
 			c.State = Routing
 		}
 		if c.State == Ended {
