@@ -78,7 +78,7 @@ func TestExpiryWhenActing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.ask(sess, EvSubscribe, json.RawMessage(`{"channel":{"_id":"t1","type":"topic"}}`))
-	_, slow := s.sendPresence(sess, removalRequest("CA1"))
+	_, slow, _ := s.sendPresence(sess, removalRequest("CA1"))
 	if slow == nil {
 		t.Fatal("the removal was refused at once")
 	}

@@ -136,8 +136,12 @@ type session struct {
 	mu     sync.Mutex
 	closed bool // disconnected: it subscribes to nothing and announces nothing more
 	twilio int  // its requests waiting on Twilio
-	topics topicSet
-	online map[string]json.RawMessage // topics it announced itself online in: its last content
+	// replays are its request.parties waiting for their answer, in order; replaying: a
+	// goroutine answers them (see queueReplay).
+	replays   []func(context.Context)
+	replaying bool
+	topics    topicSet
+	online    map[string]json.RawMessage // topics it announced itself online in: its last content
 }
 
 func (s *session) subscribed(topicID string) bool {
@@ -341,12 +345,15 @@ func (s *Server) event(sess *session, name string, arg json.RawMessage, reply fu
 	case EvUnsubscribe:
 		reply(s.unsubscribe(sess, arg))
 	case EvSendPresence:
-		ack, slow := s.sendPresence(sess, arg)
-		if slow == nil {
+		ack, slow, queued := s.sendPresence(sess, arg)
+		switch {
+		case slow == nil:
 			reply(ack)
-			return
+		case queued:
+			s.queueReplay(sess, func(ctx context.Context) { reply(slow(ctx)) })
+		default:
+			s.later(func(ctx context.Context) { reply(slow(ctx)) })
 		}
-		s.later(func(ctx context.Context) { reply(slow(ctx)) })
 	default:
 		reply(nil)
 	}

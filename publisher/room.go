@@ -124,33 +124,38 @@ var ok = []byte(`{"ok":true}`)
 // sendPresence answers SEND_PRESENCE_EVENT; it returns what acknowledges it: ok, or the
 // media.session.invalid event its sender was sent. A request that waits on Twilio (a
 // removal) is not answered here: sendPresence returns it as slow, to be run off the read
-// loop, and slow's result acknowledges it.
-func (s *Server) sendPresence(sess *session, raw json.RawMessage) (ack []byte, slow func(ctx context.Context) []byte) {
+// loop, and slow's result acknowledges it; queued says it is a request for the parties, to
+// be answered after the connection's earlier ones (see queueReplay).
+func (s *Server) sendPresence(sess *session, raw json.RawMessage) (ack []byte, slow func(ctx context.Context) []byte, queued bool) {
 	if len(raw) > maxPresence {
-		return s.refuse(sess, echoOf(raw), fmt.Sprintf("request larger than %d bytes", maxPresence)), nil
+		return s.refuse(sess, echoOf(raw), fmt.Sprintf("request larger than %d bytes", maxPresence)), nil, false
 	}
 	req, err := decodePresence(raw)
 	if err != nil {
-		return s.refuse(sess, req, err.Error()), nil
+		return s.refuse(sess, req, err.Error()), nil, false
 	}
 	if !sess.subscribed(req.TopicID) {
-		return s.refuse(sess, req, "not subscribed to the topic"), nil
+		return s.refuse(sess, req, "not subscribed to the topic"), nil, false
 	}
 	switch req.Category {
 	case mapper.CategoryOnline, mapper.CategoryLeaves:
 		s.announce(sess, req)
 	case mapper.CategoryRequestParties:
+		if s.roster != nil && !sess.canQueueReplay() {
+			return s.refuse(sess, req, errTooManyReplays), nil, false
+		}
 		s.relay(sess, req.Category, req.TopicID, req.Content)
 		if s.roster == nil {
-			return ok, nil
+			return ok, nil, false
 		}
-		return nil, func(ctx context.Context) []byte { return s.replay(ctx, sess, req) }
+		return nil, func(ctx context.Context) []byte { return s.replay(ctx, sess, req) }, true
 	case mapper.CategoryRemoved:
-		return s.removal(sess, req)
+		ack, slow := s.removal(sess, req)
+		return ack, slow, false
 	default:
-		return s.refuse(sess, req, "unknown category"), nil
+		return s.refuse(sess, req, "unknown category"), nil, false
 	}
-	return ok, nil
+	return ok, nil, false
 }
 
 // announce relays a client's own online or leaves, remembering it for the leaves owed when
