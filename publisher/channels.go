@@ -109,12 +109,12 @@ func (s *Server) unsubscribe(sess *session, raw json.RawMessage) []byte {
 	sess.presence.Lock()
 	sess.mu.Lock()
 	was := sess.topics.remove(keyOf(ch.ID))
-	last, announced := sess.online[ch.ID]
+	left, announced := sess.online[ch.ID]
 	delete(sess.online, ch.ID)
 	sess.mu.Unlock()
 	s.index(keyOf(ch.ID), sess, false)
 	if announced {
-		s.relay(sess, mapper.CategoryLeaves, ch.ID, leftContent(last, sess))
+		s.relay(sess, mapper.CategoryLeaves, ch.ID, left.content())
 	}
 	sess.presence.Unlock()
 	if was {

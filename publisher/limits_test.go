@@ -156,3 +156,58 @@ func TestTooLongTopicEchoed(t *testing.T) {
 		t.Errorf("no channel: %s", ack)
 	}
 }
+
+// TestLeavesOnDropKeepsLittle: a client that announces itself online with a 15 KiB content
+// in 256 topics has a leaves sent on its behalf in each when it drops, with its session id,
+// role and self-mute, disconnected; the connection kept only those fields meanwhile (at
+// most 256 bytes of strings a topic), not the contents.
+func TestLeavesOnDropKeepsLittle(t *testing.T) {
+	s, _ := newTestServer(t)
+	watcher := &fakeClient{id: "watcher"}
+	w, err := s.connect(watcher, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fakeClient{id: "c"}
+	sess, err := s.connect(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, _ := json.Marshal(map[string]any{"role": "member", "sessionId": "web-session-1", "offline": false,
+		"mediaSession": map[string]any{"selfMuted": true, "connected": true, "audio": true}, "note": strings.Repeat("n", 15<<10)})
+	for i := range maxSubscriptions {
+		topic := fmt.Sprintf("%0128d", i)
+		s.ask(sess, EvSubscribe, subscribeTo(topic))
+		req, _ := json.Marshal(map[string]any{"category": "app.event.presence.party.online", "topicId": topic, "content": json.RawMessage(content)})
+		if ack := s.ask(sess, EvSendPresence, req); strings.Contains(string(ack), "error") {
+			t.Fatalf("online in topic %d refused: %s", i, ack)
+		}
+	}
+	kept := 0
+	for _, l := range sess.online {
+		kept += len(l.Role) + len(l.SessionID)
+	}
+	if n := len(sess.online); n != maxSubscriptions || kept > 256*maxSubscriptions {
+		t.Errorf("online in %d topics, keeping %d bytes of strings; want %d topics, at most 256 bytes each", n, kept, maxSubscriptions)
+	}
+	s.ask(w, EvSubscribe, subscribeTo(fmt.Sprintf("%0128d", 7)))
+	before := len(watcher.packets)
+	s.disconnect(sess)
+	var leaves []string
+	for _, p := range watcher.packets[before:] {
+		if strings.Contains(p, "app.event.presence.party.leaves") {
+			leaves = append(leaves, p)
+		}
+	}
+	if len(leaves) != 1 {
+		t.Fatalf("the watcher got %d leaves; want the dropped client's one: %q", len(leaves), watcher.packets[before:])
+	}
+	for _, want := range []string{`"sessionId":"web-session-1"`, `"role":"member"`, `"selfMuted":true`, `"connected":false`, `"audio":false`} {
+		if !strings.Contains(leaves[0], want) {
+			t.Errorf("leaves %s; want %s in it", leaves[0][:min(len(leaves[0]), 600)], want)
+		}
+	}
+	if len(leaves[0]) > 1024 {
+		t.Errorf("the leaves is %d bytes: it carries the content", len(leaves[0]))
+	}
+}

@@ -141,7 +141,7 @@ type session struct {
 	replays   []func(context.Context)
 	replaying bool
 	topics    topicSet
-	online    map[string]json.RawMessage // topics it announced itself online in: its last content
+	online    map[string]leftState // topics it announced itself online in: what its leaves says
 }
 
 func (s *session) subscribed(topicID string) bool {
@@ -264,7 +264,7 @@ func (s *Server) connect(c client, token string) (*session, error) {
 	}
 	s.obs.Connected(1)
 	s.log.Debug("socket connected", "sub", claims.Subject)
-	sess := &session{conn: c, claims: claims, online: make(map[string]json.RawMessage)}
+	sess := &session{conn: c, claims: claims, online: make(map[string]leftState)}
 	if claims.ExpiresAt != nil {
 		sess.mu.Lock() // the timer may fire before connect returns
 		sess.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), func() { s.expire(sess) })
