@@ -90,7 +90,7 @@ func (s *Server) subscribe(sess *session, raw json.RawMessage) []byte {
 	}
 	if err != nil {
 		s.obs.Refused("subscribe")
-		s.log.Info("subscribe refused", "sub", sess.claims.Subject, "reason", err.Error())
+		s.logRefused("subscribe refused", "sub", sess.claims.Subject, "reason", err.Error())
 		return s.channelFailed(sess, sent, err)
 	}
 	if fresh {

@@ -105,6 +105,7 @@ type Server struct {
 	requests      sync.WaitGroup     // room requests answered off the read loop (see later)
 	removals      singleflight.Group // hang-ups under way, by topic and call
 	log           *slog.Logger
+	refusedLines  lineLimit // see logRefused
 	obs           Observer
 
 	mu      sync.Mutex
@@ -231,7 +232,7 @@ type handler struct{ s *Server }
 func (h handler) Connect(c *sio.Conn, query url.Values) (any, error) {
 	sess, err := h.s.connect(c, query.Get("token"))
 	if err != nil {
-		h.s.log.Info("socket refused", "reason", err.Error(), "remote", c.RemoteAddr())
+		h.s.logRefused("socket refused", "reason", err.Error(), "remote", c.RemoteAddr())
 		return nil, err
 	}
 	return sess, nil

@@ -77,7 +77,7 @@ func senderOf(c *Claims) userSender {
 // answer's payload.
 func (s *Server) refuse(sess *session, req presenceRequest, reason string) []byte {
 	s.obs.Refused("presence")
-	s.log.Info("presence request refused", "sub", sess.claims.Subject, "category", clip.String(req.Category, 60), "reason", reason)
+	s.logRefused("presence request refused", "sub", sess.claims.Subject, "category", clip.String(req.Category, 60), "reason", reason)
 	return s.emit(sess, EvPresenceResponse, invalid{
 		TopicID:          req.TopicID,
 		Sender:           senderOf(sess.claims),
