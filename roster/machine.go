@@ -136,18 +136,6 @@ func (r *Roster) change(ctx context.Context, sid string, fn func(c *Call, found 
 	return ch, nil
 }
 
-// Unreplicated is the error of a change the store made that too few Redis replicas
-// acknowledged in time (ErrNotReplicated, which it wraps). The change is made all the same:
-// its event is owed now, as a repeat of the callback (Twilio's retry of a 503) changes
-// nothing and owes none.
-type Unreplicated struct {
-	Change Change
-	err    error
-}
-
-func (e *Unreplicated) Error() string { return e.err.Error() }
-func (e *Unreplicated) Unwrap() error { return e.err }
-
 // Store returns the store under the roster.
 func (r *Roster) Store() Store { return r.store }
 

@@ -40,6 +40,18 @@ const ReplicaTimeout = 2 * time.Second
 // time: it is not acknowledged to Twilio (503), which sends it again.
 var ErrNotReplicated = errors.New("too few Redis replicas hold the change")
 
+// Unreplicated is the error of a change the store made that too few Redis replicas
+// acknowledged in time (ErrNotReplicated, which it wraps). The change is made all the same:
+// its event is owed now, as a repeat of the callback (Twilio's retry of a 503) changes
+// nothing and owes none.
+type Unreplicated struct {
+	Change Change
+	err    error
+}
+
+func (e *Unreplicated) Error() string { return e.err.Error() }
+func (e *Unreplicated) Unwrap() error { return e.err }
+
 var _ Store = (*Redis)(nil)
 
 // OpenRedis connects to the Redis at url (redis:// or rediss://, or go-redis's failover URL
