@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/dialin-bridge/dialin-bridge/mapper"
 	"github.com/dialin-bridge/dialin-bridge/presence"
 	"github.com/dialin-bridge/dialin-bridge/roster"
@@ -23,11 +25,23 @@ func TestUnreplicatedChangeIsPublished(t *testing.T) {
 	if url == "" {
 		url = "redis://127.0.0.1:6379/0"
 	}
-	store, err := roster.OpenRedis(url, fmt.Sprintf("unrepl%d:", time.Now().UnixNano()), 1)
+	prefix := fmt.Sprintf("unrepl%d:", time.Now().UnixNano())
+	store, err := roster.OpenRedis(url, prefix, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
+	t.Cleanup(func() { // the shared test Redis keeps nothing of this test
+		opt, err := redis.ParseURL(url)
+		if err != nil {
+			return
+		}
+		c := redis.NewClient(opt)
+		defer c.Close()
+		if keys, _ := c.Keys(context.Background(), prefix+"*").Result(); len(keys) > 0 {
+			c.Del(context.Background(), keys...)
+		}
+	})
 	sink := &recordingSink{}
 	core := presence.New(presence.Options{Roster: roster.New(store), Rooms: testRooms(t), Sinks: []presence.Sink{sink}})
 	ctx := context.Background()
