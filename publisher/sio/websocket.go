@@ -96,7 +96,8 @@ type corkConn struct {
 
 	mu     sync.Mutex
 	corked bool
-	buf    []byte
+	// While corked and written to: the frames held back, in a buffer from gatherBuffers.
+	gather *[]byte
 	// While corked: the latest write deadline asked for, if any (hasDeadline; zero: none).
 	// Kept by value: a pointer to the argument would move every call's t to the heap,
 	// corked or not.
@@ -108,11 +109,23 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.corked {
-		c.buf = append(c.buf, p...)
+		if c.gather == nil {
+			c.gather = gatherBuffers.Get().(*[]byte)
+		}
+		*c.gather = append(*c.gather, p...)
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
 }
+
+// gatherBuffers holds the buffers that corked connections gather their frames in. A
+// connection takes one at its first corked write and gives it back at Uncork, so an idle
+// client holds none, and a busy one allocates none for each batch it writes.
+var gatherBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxGatherKept: a larger gathering buffer (a client catching up on a long queue) is left to
+// the collector rather than kept for the next batch.
+const maxGatherKept = 64 << 10
 
 // SetWriteDeadline passes the deadline on, except while corked: gorilla/websocket sets one
 // before each write (the session's for frames, a second for a control frame), and what is
@@ -146,11 +159,19 @@ func (c *corkConn) Uncork() error {
 		c.Conn.SetWriteDeadline(c.deadline)
 		c.deadline, c.hasDeadline = time.Time{}, false
 	}
-	if len(c.buf) == 0 {
+	g := c.gather
+	if g == nil {
 		return nil
 	}
-	_, err := c.Conn.Write(c.buf)
-	c.buf = nil // an idle client holds no gathering buffer
+	c.gather = nil // an idle client holds no gathering buffer
+	var err error
+	if len(*g) > 0 {
+		_, err = c.Conn.Write(*g)
+	}
+	if cap(*g) <= maxGatherKept {
+		*g = (*g)[:0]
+		gatherBuffers.Put(g)
+	}
 	if err != nil {
 		c.Conn.Close()
 	}
