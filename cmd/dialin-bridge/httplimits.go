@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -61,7 +62,15 @@ func (l httpLimits) webhookBody(next http.Handler, maxBody int64, obs timeoutObs
 			next.ServeHTTP(w, r) // a connection without deadlines (not net/http's own)
 			return
 		}
-		buf, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		buf := readBodies.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer func() {
+			// The handler has returned: nothing reads the body any more.
+			if int64(buf.Cap()) <= maxBody+bytes.MinRead+1 {
+				readBodies.Put(buf)
+			}
+		}()
+		_, err := buf.ReadFrom(io.LimitReader(r.Body, maxBody+1))
 		if isTimeout(err) {
 			obs.HTTPTimeout(limitBody)
 			w.Header().Set("Connection", "close")
@@ -77,10 +86,14 @@ func (l httpLimits) webhookBody(next http.Handler, maxBody int64, obs timeoutObs
 		r.Body = struct {
 			io.Reader
 			io.Closer
-		}{io.MultiReader(bytes.NewReader(buf), rest), r.Body}
+		}{io.MultiReader(bytes.NewReader(buf.Bytes()), rest), r.Body}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// readBodies are the buffers webhookBody reads bodies into, each given back once its
+// request is answered.
+var readBodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 type errReader struct{ err error }
 
