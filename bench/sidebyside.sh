@@ -6,32 +6,41 @@
 # rate and server, the median and range of the CPU per whole dial-in, the join rate and the
 # memory per online call. docs/performance.md shows what it printed.
 #
-#   bash bench/sidebyside.sh [rounds] [git revision of a "before" bridge]
+#   bash bench/sidebyside.sh [rounds] [git revisions of earlier bridges...]
+#
+# Each earlier bridge is built from its own worktree and named by its revision.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-before=${2:-}
+shift || true
+befores=("$@")
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; git worktree remove --force "$work/before-tree" 2>/dev/null || true; rm -rf "$work"' EXIT
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  for rev in "${befores[@]}"; do git worktree remove --force "$work/tree-$rev" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 export TWILIO_AUTH_TOKEN=0123456789abcdef0123456789abcdef DIALIN_JWT_SECRET=bench-secret
 addr=127.0.0.1:8080
 (cd bench && [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error)
 go build -o "$work/loadtool" ./bench
 go build -o "$work/floor" ./bench/floor
 go build -o "$work/after" ./cmd/dialin-bridge
-servers="floor peer after"
-if [ -n "$before" ]; then
-  git worktree add --force --detach "$work/before-tree" "$before" >/dev/null
-  (cd "$work/before-tree" && go build -o "$work/before" ./cmd/dialin-bridge)
-  servers="floor peer before after"
-fi
+servers="floor peer"
+for rev in "${befores[@]}"; do
+  git worktree add --force --detach "$work/tree-$rev" "$rev" >/dev/null
+  (cd "$work/tree-$rev" && go build -o "$work/$rev" ./cmd/dialin-bridge)
+  servers="$servers $rev"
+done
+servers="$servers after"
 
 start() { # start SERVER; sets pid
   case $1 in
     floor) "$work/floor" -addr $addr >/dev/null 2>&1 & ;;
     peer) node bench/peer/peer.js -addr $addr -auth-token "$TWILIO_AUTH_TOKEN" -jwt-secret "$DIALIN_JWT_SECRET" >/dev/null 2>&1 & ;;
     *) rooms=cmd/dialin-bridge/example-rooms.json
-       [ "$1" = before ] && rooms=$work/before-tree/cmd/dialin-bridge/example-rooms.json
+       [ "$1" != after ] && rooms=$work/tree-$1/cmd/dialin-bridge/example-rooms.json
        env DIALIN_PUBLIC_URL=http://$addr TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000 \
          DIALIN_TWILIO_API_URL=http://127.0.0.1:9 DIALIN_ROOMS_FILE=$rooms DIALIN_DATA_DIR="$(mktemp -d -p "$work")" \
          DIALIN_LISTEN_ADDR=$addr "$work/$1" >/dev/null 2>&1 & ;;
