@@ -34,8 +34,10 @@ var (
 // empty one; reconciliation with Twilio then brings back every call still in a conference.
 //
 // Updates are group-committed, in the goroutines of their callers: an update that finds no
-// commit running commits at once, in its own goroutine (no hand-off to another); those that
-// arrive during a commit queue, and the first of them, once it is over, commits them all.
+// commit running commits in its own goroutine (no hand-off to another), once it has let the
+// goroutines ready to run meanwhile (other webhooks) reach their updates and queue them;
+// those that arrive during a commit queue, and the first of them, once it is over, commits
+// them all.
 type Bolt struct {
 	db      *bolt.DB
 	quit    chan struct{}
