@@ -230,15 +230,18 @@ func TestBoltDamaged(t *testing.T) {
 	assertSIDs(t, "Topic(A) in the new store", topicSIDs(t, r, "A"), "CAnew")
 }
 
+// lastTxID is the id of the store's last committed transaction.
+func lastTxID(s *Bolt) int {
+	var id int
+	s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+	return id
+}
+
 // TestBoltNoopUpdate: an update that stores nothing commits nothing (no write to the file).
 func TestBoltNoopUpdate(t *testing.T) {
 	s := openTestBolt(t, t.TempDir())
 	put(t, s, "CA1", "A", Online)
-	txid := func() int {
-		var id int
-		s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
-		return id
-	}
+	txid := func() int { return lastTxID(s) }
 	before := txid()
 	mustUpdate(t, s, "CA1", func(*Call, bool) bool { return false })
 	mustUpdate(t, s, "CAnone", func(*Call, bool) bool { return false })
@@ -258,11 +261,7 @@ func TestBoltNoopUpdate(t *testing.T) {
 func TestBoltGathersConcurrentUpdates(t *testing.T) {
 	s := openTestBolt(t, t.TempDir())
 	put(t, s, "CA0", "A", Online)
-	txid := func() int {
-		var id int
-		s.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
-		return id
-	}
+	txid := func() int { return lastTxID(s) }
 	before := txid()
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	start := make(chan struct{})
